@@ -18,6 +18,9 @@ from .errors import AssistantError
 COMMAND_MODULES = [
     "assistant.store.cli",
     "assistant.config_cli",
+    "assistant.grammar",
+    "assistant.models",
+    "assistant.retrieval",
 ]
 
 

