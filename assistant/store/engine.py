@@ -56,7 +56,7 @@ class Budget:
 class GeneStore:
     """MyGene-compatible queries over the SQLite store built by :mod:`assistant.store.build`."""
 
-    def __init__(self, path: Path, timeout_ms: int = 2000):
+    def __init__(self, path: Path, timeout_ms: int = 2000, scroll_batch: int | None = None):
         self.path = Path(path)
         if not self.path.exists():
             raise StoreNotBuilt(
@@ -65,6 +65,7 @@ class GeneStore:
             )
         self.timeout_ms = timeout_ms
         self.api = load_api()
+        self.scroll_batch = scroll_batch or self.api.limits["scroll_batch"]
         self._local = threading.local()
         self._scrolls: dict[str, dict] = {}
         self._scroll_lock = threading.Lock()
@@ -285,7 +286,7 @@ class GeneStore:
 
     # --- fetch_all scrolls ----------------------------------------------------------------------------------
     def _start_scroll(self, con, ids, score, params: Params) -> dict:
-        batch = self.api.limits["scroll_batch"]
+        batch = self.scroll_batch
         now = time.time()
         with self._scroll_lock:
             for sid in [s for s, v in self._scrolls.items() if v["expires"] < now]:
@@ -300,7 +301,7 @@ class GeneStore:
 
     def _scroll(self, sid: str) -> dict:
         t0 = time.perf_counter()
-        batch = self.api.limits["scroll_batch"]
+        batch = self.scroll_batch
         with self._scroll_lock:
             state = self._scrolls.get(sid)
             if state is None or state["expires"] < time.time():

@@ -394,15 +394,11 @@ def apply_reactome(ds: DocSet, rows, parents: dict[str, set[str]], names: dict[s
                 continue
             done.add(p)
             todo.extend(parents.get(p, ()))
+        entries = sub(doc, "pathway").setdefault("reactome", [])
         for p in sorted(done):
             if p not in seen[doc["_id"]]:
                 seen[doc["_id"]].add(p)
-                label = name if p == pid else names.get(p, p)
-                sub(sub(doc, "pathway"), "reactome")
-                doc["pathway"].setdefault("reactome", [])
-                if not isinstance(doc["pathway"]["reactome"], list):
-                    doc["pathway"]["reactome"] = [doc["pathway"]["reactome"]]
-                doc["pathway"]["reactome"].append({"id": p, "name": label})
+                entries.append({"id": p, "name": name if p == pid else names.get(p, p)})
         ds.note(doc, "reactome")
 
 

@@ -1,0 +1,365 @@
+"""The embedded gene store in-process: build, documents, q syntax, parameters, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pytest
+
+from assistant.config import Settings
+from assistant.errors import ConfigError, NotFound, QueryError
+from assistant.store.build import build
+from assistant.store.engine import GeneStore, dotted, project
+
+
+def ids(result) -> list[str]:
+    return [h["_id"] for h in result["hits"]]
+
+
+def symbols(result) -> list[str]:
+    return [h.get("symbol") for h in result["hits"]]
+
+
+# --- build ---------------------------------------------------------------------------------------
+
+
+def test_build_counts_species_and_sources(tiny_store_path, tiny_settings):
+    report = build(tiny_settings, show_progress=False)  # same inputs: nothing to do
+    assert report.skipped
+    assert report.per_species[9606] == 20
+    assert set(report.per_species) == {9606, 10090, 10116, 7955, 7227, 6239, 9823}
+    assert report.per_source[9606]["go"] == 14 and report.per_source[9606]["gene_history"] == 1
+    table = report.table()
+    assert "human" in table and "pig" in table and "ncbi" in table
+
+
+def test_build_is_idempotent_and_force_rebuilds(tmp_path):
+    settings = Settings(
+        source_dir=tmp_path / "src",
+        store_path=tmp_path / "s.sqlite",
+        store_sources="ncbi,summaries",
+        store_species="human",
+    )
+    (tmp_path / "src").mkdir()
+    shutil.copy("tests/data/genes/Homo_sapiens.gene_info", tmp_path / "src")
+    first = build(settings, show_progress=False)
+    assert not first.skipped and first.genes == 17
+    mtime = settings.store_path.stat().st_mtime_ns
+    assert build(settings, show_progress=False).skipped
+    assert settings.store_path.stat().st_mtime_ns == mtime
+    forced = build(settings, force=True, show_progress=False)
+    assert not forced.skipped and forced.genes == 17
+
+
+def test_truncated_source_keeps_rows_read(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    data = open("tests/data/genes/Homo_sapiens.gene_info", "rb").read()
+    packed = gzip.compress(data)
+    (src / "Homo_sapiens.gene_info.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    settings = Settings(source_dir=src, store_path=tmp_path / "t.sqlite", store_sources="ncbi", store_species="human")
+    report = build(settings, show_progress=False)
+    assert 0 < report.genes < 17
+
+
+def test_build_rejects_unknown_species(tmp_path):
+    settings = Settings(store_path=tmp_path / "x.sqlite", store_species="human,martian")
+    with pytest.raises(ConfigError, match="martian"):
+        build(settings, show_progress=False)
+
+
+def test_missing_store_says_how_to_build(tmp_path):
+    with pytest.raises(Exception, match="store build"):
+        GeneStore.open(tmp_path / "none.sqlite")
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+def test_document_shape_like_mygene(tiny_store):
+    doc = tiny_store.getgene("1017")
+    assert doc["_id"] == "1017" and doc["_version"] == 1
+    assert doc["entrezgene"] == 1017 and doc["taxid"] == 9606
+    assert doc["symbol"] == "CDK2" and doc["name"] == "cyclin dependent kinase 2"
+    assert "CDKN2" in doc["alias"]
+    assert doc["HGNC"] == "1771" and doc["MIM"] == "116953"
+    assert doc["map_location"] == "12q13.2"
+    assert doc["type_of_gene"] == "protein-coding"
+    assert "cell cycle" in doc["summary"]
+    assert doc["ensembl"]["gene"] == "ENSG00000123374"
+    assert doc["genomic_pos"]["chr"] == "12" and doc["genomic_pos"]["strand"] == 1
+    assert doc["genomic_pos_hg19"]["start"] == 56360553
+    assert "NM_001798.5" in doc["refseq"]["rna"]
+    assert doc["uniprot"]["Swiss-Prot"] == "P24941"
+    bp = doc["go"]["BP"]
+    assert any(t["id"] == "GO:0000082" and t["evidence"] for t in bp)
+    reactome = {p["id"] for p in doc["pathway"]["reactome"]}
+    assert {"R-HSA-69656", "R-HSA-69242"} <= reactome  # rolled up to the parent pathway
+    assert doc["pathway"]["wikipathways"]
+    assert doc["retired"] == 100130000
+
+
+def test_species_other_than_human(tiny_store):
+    mouse = tiny_store.query("symbol:cdk2", species="mouse", fields="all")["hits"][0]
+    assert mouse["symbol"] == "Cdk2" and mouse["taxid"] == 10090 and mouse["MGI"] == "MGI:104772"
+    pig = tiny_store.query("cdk2", species="pig")["hits"]
+    assert pig and pig[0]["taxid"] == 9823
+
+
+# --- q syntax -------------------------------------------------------------------------------------
+
+
+def test_bare_symbol_ranks_human_first_and_is_case_insensitive(tiny_store):
+    r = tiny_store.query("cdk2")
+    assert ids(r)[0] == "1017"
+    assert [h["taxid"] for h in r["hits"][:2]] == [9606, 10090]  # human boost before mouse
+    assert ids(tiny_store.query("CdK2"))[0] == "1017"
+    assert r["max_score"] == r["hits"][0]["_score"]
+
+
+def test_alias_finds_official_symbol(tiny_store):
+    assert symbols(tiny_store.query("LMP10"))[0] == "PSMB10"
+
+
+def test_pure_integer_is_entrez_only(tiny_store):
+    r = tiny_store.query("1017")
+    assert ids(r) == ["1017"]
+
+
+def test_bare_words_match_names(tiny_store):
+    r = tiny_store.query("tumor protein", species="human")
+    assert "TP53" in symbols(r)
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("symbol:CDK2", "1017"),
+        ("symbol:cdk2 AND taxid:9606", "1017"),
+        ("go.BP.id:GO\\:0000082", "1017"),
+        ("GO:0004693", "1017"),
+        ("go:0004693", "1017"),
+        ("pathway.reactome.id:R-HSA-69656", "1017"),
+        ("refseq:NM_001798", "1017"),
+        ("refseq:NM_001798.5", "1017"),
+        ("refseq.rna:nm_001798", "1017"),
+        ("ensemblgene:ENSG00000123374", "1017"),
+        ("ensembl.gene:ensg00000123374", "1017"),
+        ("hgnc:1771", "1017"),
+        ("HGNC:1771", "1017"),
+        ("mim:116953", "1017"),
+        ("uniprot:P24941", "1017"),
+        ("entrezgene:1017", "1017"),
+        ("retired:100130000", "1017"),
+        ('name:"cyclin dependent kinase 2"', "1017"),
+        ("alias:LMP10", "5699"),
+        ("mgi:MGI\\:104772", "12566"),
+    ],
+)
+def test_fielded_terms(tiny_store, q, expected):
+    assert expected in ids(tiny_store.query(q, size=50)), q
+
+
+def test_boolean_operators_and_parentheses(tiny_store):
+    both = ids(tiny_store.query("symbol:CDK2 OR symbol:BRCA1", species="human"))
+    assert set(both) == {"1017", "672"}
+    assert ids(tiny_store.query("symbol:cdk2 AND symbol:brca1")) == []
+    without = ids(tiny_store.query("(symbol:CDK2 OR symbol:BRCA1) AND NOT symbol:brca1", species="human"))
+    assert without == ["1017"]
+    grouped = tiny_store.query("(interleukin OR insulin) AND receptor", species="human")
+    assert {"IL2RA", "INSR"} <= set(symbols(grouped))
+    assert not {"CDK2", "TP53"} & set(symbols(grouped))
+
+
+def test_phrase_and_not(tiny_store):
+    r = tiny_store.query('name:"tumor protein" NOT name:binding', species="human")
+    assert "TP53" in symbols(r) and "TP53BP1" not in symbols(r)
+
+
+def test_wildcards(tiny_store):
+    cdks = set(symbols(tiny_store.query("cdk*", species="human", size=50)))
+    assert {"CDK1", "CDK2", "CDK4"} <= cdks
+    assert set(symbols(tiny_store.query("symbol:CDK?", species="human"))) == {"CDK1", "CDK2", "CDK4"}
+    with pytest.raises(QueryError, match="wildcard"):
+        tiny_store.query("*dk2")
+
+
+def test_ranges(tiny_store):
+    r = tiny_store.query("entrezgene:[1000 TO 1020]", size=50)
+    assert set(ids(r)) == {"1017", "1019"}
+    assert set(ids(tiny_store.query("entrezgene:{1017 TO 1019]"))) == {"1019"}
+    assert "1017" in ids(tiny_store.query("genomic_pos.start:>=55966781 AND taxid:9606"))
+
+
+def test_exists(tiny_store):
+    r = tiny_store.query("_exists_:pathway.wikipathways", size=100)
+    assert r["total"] >= 5 and all(h["_id"] for h in r["hits"])
+    none = tiny_store.query("_exists_:pathway.wikipathways", species="pig")
+    assert none["total"] == 0
+
+
+def test_genome_intervals(tiny_store):
+    r = tiny_store.query("chr12:55,966,000-55,973,000", species="human")
+    assert ids(r) == ["1017", "ENSG00000258554"]
+    assert ids(tiny_store.query("hg19.chr12:56360553-56366568")) == ["1017"]
+    assert ids(tiny_store.query("chr12:1-100")) == []
+
+
+# --- parameters ---------------------------------------------------------------------------------------
+
+
+def test_default_fields_and_dot_notation(tiny_store):
+    hit = tiny_store.query("symbol:cdk2", species="human")["hits"][0]
+    assert set(hit) == {"_id", "_score", "symbol", "name", "taxid", "entrezgene"}
+    hit = tiny_store.query("symbol:cdk2", species="human", fields="go.BP.id,refseq.rna")["hits"][0]
+    assert set(hit) == {"_id", "_score", "go", "refseq"}
+    assert all(set(t) == {"id"} for t in hit["go"]["BP"])
+    every = tiny_store.query("symbol:cdk2", species="human", fields="all")["hits"][0]
+    assert "summary" in every and "go" in every
+
+
+def test_species_names_taxids_and_all(tiny_store):
+    by_name = ids(tiny_store.query("symbol:cdk2", species="human,mouse"))
+    by_taxid = ids(tiny_store.query("symbol:cdk2", species=[9606, 10090]))
+    assert by_name == by_taxid == ["1017", "12566"]
+    assert len(ids(tiny_store.query("symbol:cdk2", species="all"))) >= 5
+
+
+def test_size_from_and_sort(tiny_store):
+    full = ids(tiny_store.query("cdk*", species="human", size=50))
+    page = ids(tiny_store.query("cdk*", species="human", size=2, **{"from": 1}))
+    assert page == full[1:3]
+    asc = tiny_store.query("_exists_:entrezgene", species="human", sort="entrezgene", size=3)
+    desc = tiny_store.query("_exists_:entrezgene", species="human", sort="-entrezgene", size=3)
+    assert [h["entrezgene"] for h in asc["hits"]] == sorted(h["entrezgene"] for h in asc["hits"])
+    assert desc["hits"][0]["entrezgene"] > asc["hits"][-1]["entrezgene"]
+    by_symbol = tiny_store.query("symbol:cdk?", species="human", sort="symbol")
+    assert symbols(by_symbol) == ["CDK1", "CDK2", "CDK4"]
+    assert tiny_store.query("cdk2", size=0)["hits"] == []
+    assert tiny_store.query("cdk2", limit=1)["hits"][0]["_id"] == "1017"  # limit = size alias
+
+
+def test_facets(tiny_store):
+    r = tiny_store.query("symbol:cdk2", facets="taxid,type_of_gene", size=0)
+    taxa = {t["term"]: t["count"] for t in r["facets"]["taxid"]["terms"]}
+    assert taxa[9606] == 1 and taxa[10090] == 1
+    assert r["facets"]["taxid"]["_type"] == "terms" and r["facets"]["taxid"]["total"] == r["total"]
+    assert r["facets"]["type_of_gene"]["terms"][0] == {"term": "protein-coding", "count": r["total"]}
+    small = tiny_store.query("symbol:cdk2", facets="taxid", facet_size=2)
+    assert len(small["facets"]["taxid"]["terms"]) == 2 and small["facets"]["taxid"]["other"] > 0
+    filtered = tiny_store.query("symbol:cdk2", facets="taxid", species_facet_filter="human")
+    assert ids(filtered) == ["1017"] and len(filtered["facets"]["taxid"]["terms"]) > 1
+
+
+def test_entrezonly_ensemblonly(tiny_store):
+    everything = tiny_store.query("_exists_:taxid", size=100)
+    entrez = tiny_store.query("_exists_:taxid", size=100, entrezonly="true")
+    ensembl = tiny_store.query("_exists_:taxid", size=100, ensemblonly=1)
+    assert entrez["total"] < everything["total"]
+    assert all(h.get("entrezgene") for h in entrez["hits"])
+    assert ensembl["total"] < everything["total"]
+
+
+def test_exists_and_missing_params(tiny_store):
+    with_summary = tiny_store.query("cdk*", species="human", exists="summary", size=50)
+    no_summary = tiny_store.query("cdk*", species="human", missing="summary", size=50)
+    assert with_summary["total"] + no_summary["total"] == tiny_store.query("cdk*", species="human")["total"]
+
+
+def test_dotfield(tiny_store):
+    hit = tiny_store.query("symbol:cdk2", species="human", fields="go.BP.id,genomic_pos.chr", dotfield=True)["hits"][0]
+    assert "go.BP.id" in hit and hit["genomic_pos.chr"] == "12"
+    assert dotted({"a": {"b": 1}}) == {"a.b": 1}
+    assert project({"a": {"b": 1, "c": 2}}, ["a.c"]) == {"a": {"c": 2}}
+
+
+def test_fetch_all_scrolls_in_batches(tiny_store_path):
+    store = GeneStore(tiny_store_path, scroll_batch=5)
+    first = store.query("_exists_:taxid", fetch_all=True)
+    seen = ids(first)
+    assert len(seen) == 5 and first["_scroll_id"]
+    while True:
+        nxt = store.query(None, scroll_id=first["_scroll_id"])
+        if nxt.get("success") is False:
+            assert nxt["error"] == "No more results to return."
+            break
+        seen += ids(nxt)
+    assert len(seen) == len(set(seen)) == first["total"]
+    with pytest.raises(QueryError, match="scroll_id"):
+        store.query(None, scroll_id="nope")
+
+
+def test_querymany_scopes_and_notfound(tiny_store):
+    out = tiny_store.querymany(["CDK2", "LMP10", "NOPE1"], scopes="symbol,alias", species="human")
+    by_query = {o["query"]: o for o in out}
+    assert by_query["CDK2"]["_id"] == "1017"
+    assert by_query["LMP10"]["symbol"] == "PSMB10"
+    assert by_query["NOPE1"] == {"query": "NOPE1", "notfound": True}
+    assert [o["query"] for o in out] == ["CDK2", "LMP10", "NOPE1"]
+    default = tiny_store.querymany("1017,ENSG00000141510,100130000")  # entrezgene, ensembl.gene, retired
+    assert [o["_id"] for o in default] == ["1017", "7157", "1017"]
+    refseq = tiny_store.querymany(["NM_001798"], scopes="refseq", fields="symbol")
+    assert refseq[0]["symbol"] == "CDK2"
+
+
+def test_getgene_by_entrez_ensembl_and_retired(tiny_store):
+    assert tiny_store.getgene(1017, fields="symbol") == {"_id": "1017", "_version": 1, "symbol": "CDK2"}
+    assert tiny_store.getgene("ENSG00000123374", fields="symbol")["_id"] == "1017"
+    assert tiny_store.getgene("100130000", fields="symbol")["symbol"] == "CDK2"
+    with pytest.raises(NotFound):
+        tiny_store.getgene("99999999")
+    many = tiny_store.getgenes(["1017", "nope"], fields="symbol")
+    assert many[0]["symbol"] == "CDK2" and many[1] == {"query": "nope", "notfound": True}
+
+
+def test_metadata(tiny_store):
+    meta = tiny_store.metadata()
+    assert meta["biothing_type"] == "gene" and meta["stats"]["total_genes"] == tiny_store.n_genes
+    assert meta["taxonomy"]["human"] == 9606
+    fields = tiny_store.metadata_fields()
+    assert fields["symbol"]["type"] == "keyword" and fields["name"]["type"] == "text"
+    assert fields["go"]["type"] == "object"
+    assert set(tiny_store.metadata_fields("refseq")) >= {"refseq.rna"}
+
+
+# --- bad input ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda s: s.query('symbol:"cdk2'), "quote"),
+        (lambda s: s.query("(cdk2 OR brca1"), "parenthes"),
+        (lambda s: s.query("cdk2", size=1001), "size"),
+        (lambda s: s.query("cdk2", size="ten"), "size"),
+        (lambda s: s.query("cdk2", **{"from": 10001}), "from"),
+        (lambda s: s.query("cdk2", species="martian"), "cannot map some species"),
+        (lambda s: s.query("cdk2", entrezonly="maybe"), "entrezonly"),
+        (lambda s: s.query("cdk2", facets="name"), "facet"),
+        (lambda s: s.query("cdk2", sort="nonexistent_field"), "unknown field"),
+        (lambda s: s.query(""), "q"),
+        (lambda s: s.query("   "), "q"),
+        (lambda s: s.query("a" * 20_000), "too long"),
+        (lambda s: s.query("symbol:/cdk.*/"), "regular expressions"),
+        (lambda s: s.query(" OR ".join(f"s{i}" for i in range(1100))), "too many clauses"),
+        (lambda s: s.querymany([]), "q"),
+        (lambda s: s.querymany([f"g{i}" for i in range(1001)]), "too many terms"),
+        (lambda s: s.getgenes([]), "ids"),
+        (lambda s: s.getgene(""), "id"),
+    ],
+)
+def test_bad_input_is_a_clear_400(tiny_store, call, message):
+    with pytest.raises(QueryError, match=message) as info:
+        call(tiny_store)
+    assert info.value.status == 400
+
+
+def test_work_per_query_is_bounded(tiny_store_path):
+    store = GeneStore(tiny_store_path, timeout_ms=0)
+    with pytest.raises(QueryError, match="too expensive"):
+        store.query(" OR ".join(f"name:w{i}*" for i in range(300)))
+
+
+def test_unknown_field_gives_no_hits_not_an_error(tiny_store):
+    assert tiny_store.query("nosuchfield:cdk2")["total"] == 0
