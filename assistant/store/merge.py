@@ -345,7 +345,7 @@ def apply_homologene(ds: DocSet) -> None:
     for hid, taxid, gene in zip(table.homology_id, table.tax_id, table.gene_id):
         groups[int(hid)].append([int(taxid), int(gene)])
     for hid, genes in groups.items():
-        for taxid, gene in genes:
+        for _taxid, gene in genes:
             doc = ds.docs.get(str(gene))
             if doc is not None:
                 doc["homologene"] = {"id": hid, "genes": genes}
@@ -357,7 +357,7 @@ def apply_homologene(ds: DocSet) -> None:
 
 def apply_go(ds: DocSet, records) -> None:
     """GO annotations grouped by category, one entry per (term, evidence) like MyGene."""
-    for taxid, gene, cat, item in records:
+    for _taxid, gene, cat, item in records:
         doc = ds.docs.get(str(gene))
         if doc is None:
             continue
@@ -415,7 +415,7 @@ def apply_wikipathways(ds: DocSet, path: Path) -> None:
 
 
 def apply_summaries(ds: DocSet, path: Path) -> None:
-    for taxid, gene, text in src.read_summaries(path):
+    for _taxid, gene, text in src.read_summaries(path):
         doc = ds.docs.get(str(gene))
         if doc is not None and text:
             doc["summary"] = text
@@ -439,7 +439,7 @@ def apply_idmap(ds: DocSet, path: Path) -> None:
 
 
 def apply_gene_history(ds: DocSet, path: Path) -> None:
-    for taxid, current, retired in src.read_gene_history(path):
+    for _taxid, current, retired in src.read_gene_history(path):
         doc = ds.docs.get(str(current))
         if doc is not None:
             add_value(doc, "retired", retired)

@@ -411,5 +411,5 @@ class Searcher:
             if prefix_last:
                 parts[-1] += "*"
             expr = "(" + " AND ".join(parts) + ")"
-        rows = self.con.execute(f"SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", (f"{column} : {expr}",))
+        rows = self.con.execute("SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", (f"{column} : {expr}",))
         return {g: 1.0 + 0.1 * (-r / (1.0 - r) if r < 0 else 0.0) for g, r in rows}
