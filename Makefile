@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup store model index serve lint format bench clean
+.PHONY: run test setup store model index serve lint format bench bench-llm clean
 
 run: setup store model index serve   ## set up everything offline, then serve (Ctrl-C stops)
 
@@ -36,6 +36,9 @@ serve:                               ## serve the store as MyGene.info /v3 on 12
 
 bench: setup store                   ## print store build/latency figures
 	$(PY) evals/bench_store.py
+
+bench-llm: setup model               ## print model load time and tokens/s with and without grammar
+	$(PY) evals/bench_llm.py
 
 lint:
 	$(VENV)/bin/ruff check assistant tests evals ft app.py
