@@ -32,7 +32,7 @@ def smollm2():
     return model
 
 
-def test_get_model_picks_the_backend():
+def test_get_model_picks_the_backend(smollm2):  # smollm2: the weights are fetched
     assert isinstance(get_model("smollm2-135m", Settings()), LlamaCppModel)
     oa = get_model("openai:gpt-4o-mini", Settings())
     assert isinstance(oa, OpenAIModel) and oa.model == "gpt-4o-mini"
