@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup store model index serve lint format bench bench-llm clean
+.PHONY: run test setup store model index serve lint format bench bench-llm bench-pipeline clean
 
 run: setup store model index serve   ## set up everything offline, then serve (Ctrl-C stops)
 
@@ -39,6 +39,9 @@ bench: setup store                   ## print store build/latency figures
 
 bench-llm: setup model               ## print model load time and tokens/s with and without grammar
 	$(PY) evals/bench_llm.py
+
+bench-pipeline: setup store model index   ## p50/p95 per stage over 50 questions
+	$(PY) evals/bench_pipeline.py
 
 lint:
 	$(VENV)/bin/ruff check assistant tests evals ft app.py

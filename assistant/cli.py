@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "assistant.grammar",
     "assistant.models",
     "assistant.retrieval",
+    "assistant.ask_cli",
 ]
 
 

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     # --- the question → answer pipeline ----------------------------------------------------
     mode: Literal["zero-shot", "rag", "icl", "rag+icl", "ft", "ft+rag"] = Field(
-        "icl",
+        "zero-shot",
         description="Prompt mode: zero-shot (docs only), rag (retrieved fields and docs), icl "
         "(retrieved example pairs), rag+icl, ft (the fine-tuned model's short prompt), ft+rag.",
     )
