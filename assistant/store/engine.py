@@ -118,6 +118,9 @@ class GeneStore:
         finally:
             con.set_progress_handler(None, 0)
 
+    def _searcher(self, con) -> Searcher:
+        return Searcher(con, self.field_kinds, self.n_genes, self.taxid, self.meta.get("max_gene_length"))
+
     # --- GET /v3/query -------------------------------------------------------------------------------
     def query(self, q: str | None = None, **raw) -> dict:
         """A GET /v3/query: ``store.query("cdk2", species="human", fields="symbol,name")``."""
@@ -132,7 +135,7 @@ class GeneStore:
         return self._run(self._query, str(q), params, t0)
 
     def _query(self, con, budget: Budget, q: str, params: Params, t0: float) -> dict:
-        scores = Searcher(con, self.field_kinds, self.n_genes, self.taxid).search(q)
+        scores = self._searcher(con).search(q)
         budget.check()
         ids, score = self._filter(con, scores, params, params.species)
         budget.check()
@@ -334,7 +337,7 @@ class GeneStore:
 
     def _querymany(self, con, budget: Budget, terms: list[str], params: Params) -> list[dict]:
         per_term: dict[str, dict[int, float]] = {t: {} for t in terms}
-        searcher = Searcher(con, self.field_kinds, self.n_genes, self.taxid)
+        searcher = self._searcher(con)
         n_scopes = len(params.scopes)
         for rank, scope in enumerate(params.scopes):
             weight = 1.0 + (n_scopes - rank) / (n_scopes + 1)  # earlier scopes rank first

@@ -94,8 +94,16 @@ def words(text: str) -> list[str]:
 class Searcher:
     """Evaluates q strings against one SQLite connection of the store."""
 
-    def __init__(self, con: sqlite3.Connection, field_kinds: dict[str, str], n_genes: int, taxids=None):
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        field_kinds: dict[str, str],
+        n_genes: int,
+        taxids=None,
+        max_gene_length: dict[str, int] | None = None,
+    ):
         self.con = con
+        self.max_gene_length = max_gene_length or {}  # assembly → longest gene, bounds intervals
         self.taxids = taxids  # optional array: gene row id → taxid
         self.kinds = field_kinds  # leaf path → keyword | text | number | none; parents → object
         self.n_genes = n_genes
@@ -122,10 +130,7 @@ class Searcher:
         start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
         if end < start:
             raise QueryError(f"interval end {end:,} is before its start {start:,}")
-        row = self.con.execute("SELECT value FROM meta WHERE key='meta'").fetchone()
-        import json
-
-        max_len = json.loads(row[0]).get("max_gene_length", {}).get(assembly, 10_000_000) if row else 10_000_000
+        max_len = self.max_gene_length.get(assembly, 10_000_000)
         rows = self.con.execute(
             'SELECT gene FROM pos WHERE assembly=? AND chr=? AND start BETWEEN ? AND ? AND "end" >= ?',
             (assembly, m.group("chr").lower(), start - max_len, end, start),
