@@ -161,6 +161,35 @@ class Settings(BaseSettings):
     app_port: int = Field(7860, ge=1, le=65535, description="Port of the Gradio page.")
     auth: str | None = Field(None, description="Optional basic auth for the page, as user:password.")
 
+    # --- logs, training pairs, evaluation --------------------------------------------------
+    log_dir: Path = Field(
+        ROOT / "data" / "logs",
+        description="Folder of the page's interaction database and access log (ignored by git).",
+    )
+    interaction_db: Path = Field(
+        ROOT / "data" / "logs" / "interactions.sqlite",
+        description="SQLite (WAL) log of every question, generated/executed query and correction.",
+    )
+    access_log: Path = Field(
+        ROOT / "data" / "logs" / "access.jsonl",
+        description="JSONL log of the queries the assistant executed and the users' corrections "
+        "(one of the formats `datagen` reads).",
+    )
+    pairs_dir: Path = Field(
+        ROOT / "data" / "pairs",
+        description="Folder of the training pairs (train/validation/test JSONL and a datasets folder).",
+    )
+    results_dir: Path = Field(
+        ROOT / "evals" / "results", description="Folder where evaluation runs are written."
+    )
+    server_port: int = Field(
+        8701,
+        ge=1,
+        le=65535,
+        description="Port of the local OpenAI-compatible llama.cpp server that `datagen` and "
+        "`annotate` start on 127.0.0.1 when no OpenAI key is configured.",
+    )
+
     def sources(self) -> set[str]:
         """The configured store sources as a set (``{"all"}`` means every source)."""
         return {s.strip().lower() for s in self.store_sources.split(",") if s.strip()}
