@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .errors import AssistantError, ConfigError, NotFound, QueryError
+from .errors import BackendError, ConfigError, NotFound, QueryError
 from .query import Query
 from .schema import ApiSpec, load_api
 
@@ -37,10 +37,6 @@ DROPPED_PARAMS = ("email", "callback", "dotfield", "fetch_all", "scroll_id")
 """Known parameters the assistant never sends: no JSONP, no flattened keys, no scrolls."""
 
 ENDPOINTS = ("query", "gene")
-
-
-class BackendError(AssistantError):
-    """The API could not be reached or answered something that is not a MyGene response."""
 
 
 @dataclass

@@ -53,3 +53,7 @@ class ModelNotFetched(ModelError):
 
 class RetrievalError(AssistantError):
     """The retrieval index or its embedding model is missing or broken."""
+
+
+class BackendError(AssistantError):
+    """The API could not be reached or answered something that is not a MyGene response."""

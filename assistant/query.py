@@ -741,18 +741,12 @@ def _render(node, fields: FieldSchema, lower: bool) -> str:
         return f"{_field_name(node.name, fields)}:{r(node.expr, lower and not keep)}"
     if isinstance(node, (t.Group, t.FieldGroup)):
         return f"({r(node.expr)})"
-    if isinstance(node, t.AndOperation):
-        return " AND ".join(r(c) for c in node.children)
-    if isinstance(node, t.OrOperation):
-        return " OR ".join(r(c) for c in node.children)
-    if isinstance(node, t.UnknownOperation):
-        return " ".join(r(c) for c in node.children)
-    if isinstance(node, t.Not):
-        return f"NOT {r(node.a)}"
-    if isinstance(node, t.Prohibit):
-        return f"-{r(node.a)}"
-    if isinstance(node, t.Plus):
-        return f"+{r(node.a)}"
+    joiners = {t.AndOperation: " AND ", t.OrOperation: " OR ", t.UnknownOperation: " "}
+    if type(node) in joiners:
+        return joiners[type(node)].join(r(c) for c in node.children)
+    prefixes = {t.Not: "NOT ", t.Prohibit: "-", t.Plus: "+"}
+    if type(node) in prefixes:
+        return f"{prefixes[type(node)]}{r(node.a)}"
     if isinstance(node, t.Range):
         low = "[" if node.include_low else "{"
         high = "]" if node.include_high else "}"
@@ -761,10 +755,8 @@ def _render(node, fields: FieldSchema, lower: bool) -> str:
         return f">{'=' if node.include else ''}{r(node.a)}"
     if isinstance(node, t.To):
         return f"<{'=' if node.include else ''}{r(node.a)}"
-    if isinstance(node, t.Fuzzy):
-        return f"{r(node.term)}~{node.degree}" if node.degree is not None else f"{r(node.term)}~"
-    if isinstance(node, t.Proximity):
-        return f"{r(node.term)}~{node.degree}" if node.degree is not None else f"{r(node.term)}~"
+    if isinstance(node, (t.Fuzzy, t.Proximity)):
+        return f"{r(node.term)}~{node.degree if node.degree is not None else ''}"
     if isinstance(node, t.Boost):
         return f"{r(node.expr)}^{node.force}"
     if isinstance(node, t.Regex):

@@ -501,11 +501,20 @@ def _go(hit: dict, sent: Query, result: Result, term: str | None) -> str:
         entries = [e for e in as_list(get_path(hit, f"go.{cat}")) if isinstance(e, dict)]
         terms = list(dict.fromkeys(str(e.get("term") or e.get("id")) for e in entries if e))
         if terms:
-            shown = ", ".join(terms[:8]) + (" (more in the table)" if len(terms) > 8 else "")
-            parts.append(f"{GO_NAMES[cat]} {'terms' if len(terms) > 1 else 'term'} {shown}")
+            noun = "terms" if len(terms) > 1 else "term"
+            parts.append(f"{GO_NAMES[cat]} {noun} {_shown(terms, 8)}")
     if not parts:
         return f"{label(hit)}: the hits hold no GO annotations for it."
     return f"{who} is annotated with the GO {'; '.join(parts)}."
+
+
+def _shown(names: list[str], limit: int) -> str:
+    """The first ``limit`` names, comma-separated, saying when there are more.
+
+    >>> _shown(["DNA repair", "cell cycle", "apoptosis"], 2)
+    'DNA repair, cell cycle (more in the table)'
+    """
+    return ", ".join(names[:limit]) + (" (more in the table)" if len(names) > limit else "")
 
 
 def _pathway(hit: dict, sent: Query, result: Result, term: str | None) -> str:
@@ -520,8 +529,7 @@ def _pathway(hit: dict, sent: Query, result: Result, term: str | None) -> str:
         ]
         names = list(dict.fromkeys(names))
         if names:
-            shown = ", ".join(names[:6]) + (" (more in the table)" if len(names) > 6 else "")
-            parts.append(f"{PATHWAY_NAMES.get(source, source)}: {shown}")
+            parts.append(f"{PATHWAY_NAMES.get(source, source)}: {_shown(names, 6)}")
     if not parts:
         return f"{label(hit)}: the hits hold no pathways for it."
     return f"{who} is in these pathways — {'; '.join(parts)}."
