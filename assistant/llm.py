@@ -160,8 +160,10 @@ class LlamaCppModel(LanguageModel):
         return self._llm
 
     def _load(self):
+        from .sampling import grammar_first_llama_class
+
         try:
-            import llama_cpp
+            llama_class = grammar_first_llama_class()
         except ImportError as exc:
             raise ModelError(
                 "llama-cpp-python is not installed; run `pip install -r requirements.txt`"
@@ -178,7 +180,7 @@ class LlamaCppModel(LanguageModel):
             )
         t0 = time.perf_counter()
         try:
-            llm = llama_cpp.Llama(
+            llm = llama_class(
                 model_path=str(self.model_path),
                 chat_format=self.chat_format,
                 lora_path=str(self.lora_path) if self.lora_path else None,
