@@ -3,15 +3,31 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test setup store model index serve lint format bench bench-llm bench-pipeline clean
+.PHONY: run test setup browser store model index serve lint format bench bench-llm bench-pipeline clean
 
-run: setup store model index serve   ## set up everything offline, then serve (Ctrl-C stops)
+run: setup store model index         ## set up everything, then open the page on http://127.0.0.1:7860
+	$(PY) app.py
 
 test: setup                          ## set up, then run the test suite
 	$(PY) -m pytest -q
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+browser: $(BROWSER_STAMP)            ## Debian's chromium for the browser tests (apt-get; sudo if not root)
+
+$(BROWSER_STAMP):
+	@if command -v chromium >/dev/null 2>&1; then \
+	  echo "chromium found at $$(command -v chromium)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
+	    || echo "could not install chromium (no root or no network); the browser tests will be skipped"; \
+	else \
+	  echo "apt-get is not available; install chromium to run the browser tests (they are skipped without it)"; \
+	fi
+	@if command -v chromium >/dev/null 2>&1; then mkdir -p $(VENV) && touch $@; fi
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         description="Retry once, with the validation errors in the prompt, when a generated "
         "query fails validation.",
     )
+    use_grammar: bool = Field(
+        True,
+        description="Constrain the model's query line with the GBNF grammar "
+        "(grammars/mygene.gbnf); turn off only to measure what the grammar adds.",
+    )
     llm_summary: bool = Field(
         False,
         description="Also ask the model for a one-sentence summary of the hits (kept only when "

@@ -46,6 +46,9 @@ STAGES = ("retrieve", "generate", "execute", "summarize", "total")
 ANSWER_FIELDS = ("symbol", "name", "taxid")
 """Added to a query's ``fields`` (when it names fields) so the answer can say which gene."""
 
+MAX_QUERY_CHARS = 4000
+"""Longer query text (typed or edited on the page) is refused by :meth:`Assistant.run_query`."""
+
 EXAMPLE = 'e.g. "what is the official symbol of LMP10?" or "where is human BRCA1 located?"'
 
 
@@ -240,6 +243,12 @@ class Assistant:
             self._grammar = load_grammar()
         return self._grammar
 
+    @property
+    def query_grammar(self) -> str | None:
+        """The grammar the query line is generated under: :attr:`grammar`, or None when the
+        ``use_grammar`` setting is off (the evaluation measures what the grammar adds)."""
+        return self.grammar if self.settings.use_grammar else None
+
     def load(self, mode: str | None = None) -> Assistant:
         """Load the model, the grammar, the store and (for modes that retrieve) the retrieval
         index now, and warm the prompt cache, so the first question is as fast as the rest."""
@@ -253,7 +262,7 @@ class Assistant:
         for kind in plan:
             self.retriever.search("warm up", 1, kind)
         # Evaluate the fixed system prompt once: llama.cpp keeps it in the KV cache.
-        self.model.generate(build_messages("CDK2", mode), grammar=self.grammar, max_tokens=1)
+        self.model.generate(build_messages("CDK2", mode), grammar=self.query_grammar, max_tokens=1)
         return self
 
     def _ks(self) -> dict[str, int]:
@@ -342,6 +351,47 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
+        yield from self._execute(text, query, ans, t_start)
+
+    def run_query(self, text: Any, question: str = "", mode: str | None = None) -> Answer:
+        """Run a query someone wrote or edited, without the model: parse, validate, execute
+        on the same backend, summarize (an :class:`Answer` whose ``raw_output`` is ``text``).
+        Never raises for bad input: a query that does not parse or validate comes back with
+        status ``invalid`` and the errors.
+
+        >>> a = bot.run_query("/v3/query?q=symbol:CDK2&species=human&fields=entrezgene",
+        ...                   question="what's the entrez id of human CDK2?")  # doctest: +SKIP
+        >>> a.status, a.total, a.rows[0][0]                                       # doctest: +SKIP
+        ('ok', 1, '1017')
+        """
+        t_start = time.perf_counter()
+        mode = check_mode(mode or self.settings.mode)
+        name = getattr(self._model, "name", None) or self.settings.model
+        raw = text if isinstance(text, str) else ""
+        ans = Answer(question=question, mode=mode, model=name, raw_output=raw)
+        query: Query | None = None
+        if not isinstance(text, str):
+            errors = ["the query must be text, e.g. /v3/query?q=symbol:CDK2&species=human"]
+        elif len(text) > MAX_QUERY_CHARS:
+            errors = [f"the query is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,}"]
+        else:
+            query, errors = self._check(text)
+        ans.query = query.to_text() if query is not None else raw.strip()[:200] or None
+        ans.errors, ans.valid = errors, not errors
+        ans.attempts.append({"raw": raw, "errors": errors})
+        if errors or query is None:
+            ans.status = "invalid"
+            ans.answer = "This query cannot be run: " + "; ".join(errors)
+            ans.timings["total"] = time.perf_counter() - t_start
+            return ans
+        *_, last = self._execute(question, query, ans, t_start, llm=False)
+        return last.data
+
+    def _execute(
+        self, text: str, query: Query, ans: Answer, t_start: float, llm: bool = True
+    ) -> Iterator[Event]:
+        """Steps 3 and 4 for a valid ``query``: execute it, then summarize (with the model's
+        summary only when ``llm``); yields ``executed`` (when it ran), then ``answer``."""
         ans.url = query.to_url(self.settings.live_url)
 
         # 3. execute
@@ -371,7 +421,7 @@ class Assistant:
         ans.status, ans.intent, ans.answer = summary.status, summary.intent, summary.text
         ans.columns, ans.rows, ans.candidates = summary.columns, summary.rows, summary.candidates
         ans.grounded = not ungrounded(summary.text, result, result.sent)
-        if self.settings.llm_summary and result.hits and summary.status == "ok":
+        if llm and self.settings.llm_summary and result.hits and summary.status == "ok":
             ans.llm_summary = self._llm_summary(text, summary, result, ans)
         ans.timings["summarize"] = time.perf_counter() - t0
         ans.timings["total"] = time.perf_counter() - t_start
@@ -383,13 +433,13 @@ class Assistant:
         max_tokens = self.settings.query_max_tokens
         if tokens:
             stream = self.model.generate(
-                messages, grammar=self.grammar, max_tokens=max_tokens, stream=True
+                messages, grammar=self.query_grammar, max_tokens=max_tokens, stream=True
             )
             for piece in stream:
                 yield Event("token", piece)
             gen = stream.result
         else:
-            gen = self.model.generate(messages, grammar=self.grammar, max_tokens=max_tokens)
+            gen = self.model.generate(messages, grammar=self.query_grammar, max_tokens=max_tokens)
         ans.tokens["prompt"] += gen.prompt_tokens
         ans.tokens["completion"] += gen.completion_tokens
         return gen
