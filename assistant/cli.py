@@ -22,6 +22,9 @@ COMMAND_MODULES = [
     "assistant.models",
     "assistant.retrieval",
     "assistant.ask_cli",
+    "assistant.synth",
+    "assistant.datagen.cli",
+    "assistant.annotate",
 ]
 
 

@@ -1,0 +1,193 @@
+"""The synthetic pair generator, on the tiny real store; and checks of the shipped data/pairs/."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from assistant.cli import main
+from assistant.config import ROOT, Settings
+from assistant.pairs import leaks, load_pairs, signature
+from assistant.query import canonical, parse_query, validate
+from assistant.synth import Checker, generate, vocab
+from assistant.synth.base import Draft
+from assistant.synth.raft import query_fields, raft_context, raft_field_ids
+
+LIMIT = 150
+
+
+@pytest.fixture(scope="module")
+def generated(tiny_settings, tiny_store_path):
+    return generate(tiny_settings, limit=LIMIT, seed=0)
+
+
+def _all(result):
+    return [p for ps in result.splits.values() for p in ps]
+
+
+def test_every_pair_is_canonical_valid_and_has_hits(generated, tiny_settings, tiny_store):
+    pairs = _all(generated)
+    assert len(pairs) == LIMIT
+    checker = Checker(tiny_settings, tiny_store)
+    for p in pairs:
+        query = parse_query(p.query)
+        assert validate(query) == [], p.query
+        assert canonical(query) == p.query
+        assert p.signature == signature(query)
+        assert checker.check(Draft(p.question, p.query, p.intent, p.style)) == (p.query, None)
+        assert p.question.strip() and p.intent and p.style and p.source
+    assert {p.source for p in pairs} >= {"synthetic", "docs"}
+    assert len({p.id for p in pairs}) == len(pairs)
+
+
+def test_no_leakage_between_splits(generated):
+    assert leaks(generated.splits) == {"query": [], "signature": []}
+    sizes = {k: len(v) for k, v in generated.splits.items()}
+    assert sizes["test"] >= 1 and sizes["validation"] >= 1
+    assert sizes["train"] > sizes["test"] + sizes["validation"]
+    # pairs a prompt shows (example_pairs.jsonl, zero-shot examples) stay in train
+    pinned = [p for p in _all(generated) if p.id.startswith(("docs-", "prompt-"))]
+    assert pinned and {p.split for p in pinned} == {"train"}
+
+
+def test_same_seed_same_set_and_other_seed_differs(generated, tiny_settings):
+    again = generate(tiny_settings, limit=LIMIT, seed=0)
+    key = lambda r: [(p.id, p.question, p.query, p.split) for p in _all(r)]  # noqa: E731
+    assert key(again) == key(generated)
+    other = generate(tiny_settings, limit=LIMIT, seed=1)
+    assert key(other) != key(generated)
+
+
+def test_intents_and_styles_covered(generated):
+    intents = {p.intent for p in _all(generated)}
+    expected = {
+        "symbol_lookup", "id_conversion", "id_to_gene", "alias_to_symbol", "position", "go",
+        "genes_by_go", "genes_by_pathway", "interval", "wildcard", "boolean", "batch",
+        "gene_record", "counts_facets", "gene_type",
+    }  # fmt: skip
+    assert expected <= intents, expected - intents
+    assert set(vocab.STYLES) <= {p.style for p in _all(generated)}
+    endpoints = {
+        parse_query(p.query).method + parse_query(p.query).endpoint for p in _all(generated)
+    }
+    assert {"GETquery", "POSTquery", "GETgene"} <= endpoints
+
+
+def test_wording_decides_species(generated):
+    """A query carries species= only when the question names a species."""
+    names = {
+        w.lower() for words in vocab.SPECIES_WORDS.values() for ws in words.values() for w in ws
+    }
+    names |= {"human", "mouse", "rat", "zebrafish", "fly", "worm", "pig", "taxid"}
+    for p in _all(generated):
+        if p.source != "synthetic":
+            continue
+        species = parse_query(p.query).params.get("species")
+        question = p.question.lower()
+        if species:
+            assert any(n in question for n in names), (p.question, p.query)
+        elif "facets=taxid" not in p.query:
+            assert "taxid" not in question and " in human" not in question, (p.question, p.query)
+
+
+def test_lowercase_style_lowercases_post_terms(generated):
+    for p in _all(generated):
+        q = parse_query(p.query)
+        if p.style == "lowercase" and q.method == "POST":
+            assert (q.q or q.params.get("ids", "")) == (q.q or q.params.get("ids", "")).lower()
+
+
+def test_misspell_leaves_symbols_and_slots_alone():
+    rng = random.Random(3)
+    for _ in range(50):
+        text = vocab.misspell(
+            "Which biological processes is {g} involved in at CDK2 GO:0006915?", rng
+        )
+        assert "{g}" in text and "CDK2" in text and "GO:0006915" in text
+    assert vocab.misspell("Which biological processes is {g} involved in?", random.Random(0)) != (
+        "Which biological processes is {g} involved in?"
+    )
+
+
+def test_checker_rejects_bad_drafts(tiny_settings, tiny_store):
+    checker = Checker(tiny_settings, tiny_store)
+    bad = {
+        "/v3/query?q=symbol:CDK2&fields=unipro": "invalid",
+        "/v3/query?q=symbol:NOSUCHGENE12": "no hits",
+        "what genes does TP53 regulate?": "does not parse",
+    }
+    for text, reason in bad.items():
+        got, why = checker.check(Draft("q", text, "x", "neutral"))
+        assert got is None and why.startswith(reason), (text, why)
+    got, why = checker.check(
+        Draft("q", "/v3/query?q=symbol:CDK2&species=human", "x", "neutral", expect=["999999"])
+    )
+    assert got is None and "not in the hits" in why
+
+
+def test_raft_context_has_the_query_fields_and_distractors():
+    from assistant.pairs import Pair
+
+    pair = Pair(
+        "GO processes of human CDK2?", "/v3/query?q=symbol:cdk2&fields=go.BP,symbol&species=human"
+    )
+    assert query_fields(pair.parsed()) == ["go.BP", "symbol"]
+    ids = raft_field_ids(pair, k=3, seed=0)
+    assert {"go.BP", "symbol"} <= set(ids) and len(ids) == 5
+    assert ids == raft_field_ids(pair, k=3, seed=0)
+    ctx = raft_context(pair, k=3)
+    assert [f["id"] for f in ctx.fields] == ids and all(f["text"] for f in ctx.fields)
+    interval = Pair("genes in chr1:1-2", "/v3/query?q=chr1:1000-2000&species=human")
+    assert "genomic_pos" in query_fields(interval.parsed())
+
+
+def test_cli_synth_and_stats(tmp_path, tiny_store_path, capsys):
+    out = tmp_path / "pairs"
+    rc = main(
+        ["pairs", "synth", "--limit", "40", "--seed", "2", "--out", str(out), "--raft",
+         "--store-path", str(tiny_store_path)]
+    )  # fmt: skip
+    assert rc == 0
+    assert "40 pairs" in capsys.readouterr().out
+    splits = {s: load_pairs(out, s) for s in ("train", "validation", "test")}
+    assert sum(map(len, splits.values())) == 40
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["total"] == 40 and stats["leaks"] == {"query": 0, "signature": 0}
+    assert stats["generation"]["seed"] == 2
+    readme = (out / "README.md").read_text()
+    assert "| intent |" in readme and "never used for training" in readme
+    raft = [json.loads(line) for line in (out / "train_raft.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in raft] == [p.id for p in splits["train"]]
+    from datasets import load_from_disk
+
+    assert load_from_disk(str(out / "hf"))["train"].num_rows == len(splits["train"])
+    assert main(["pairs", "stats", "--folder", str(out), "--markdown"]) == 0
+    assert "| split | pairs |" in capsys.readouterr().out
+    assert main(["pairs", "synth", "--limit", "0", "--out", str(out)]) == 2
+
+
+# --- the shipped set --------------------------------------------------------------------------
+
+SHIPPED = ROOT / "data" / "pairs"
+
+
+@pytest.mark.skipif(not (SHIPPED / "test.jsonl").is_file(), reason="data/pairs not generated")
+def test_shipped_pairs_are_split_without_leakage_and_canonical():
+    splits = {s: load_pairs(SHIPPED, s) for s in ("train", "validation", "test")}
+    assert sum(map(len, splits.values())) >= 5000
+    assert 250 <= len(splits["test"]) <= 400 and 250 <= len(splits["validation"]) <= 400
+    assert leaks(splits) == {"query": [], "signature": []}
+    for pairs in splits.values():
+        for p in pairs[:: max(1, len(pairs) // 300)]:
+            assert canonical(parse_query(p.query)) == p.query
+            assert validate(parse_query(p.query)) == []
+
+
+def test_retrieval_indexes_the_train_split_only():
+    from assistant.retrieval import Sources
+
+    pairs = Sources.from_settings(Settings()).pairs
+    names = {p.name for p in pairs}
+    assert "train.jsonl" in names and not names & {"test.jsonl", "validation.jsonl"}
