@@ -1,0 +1,147 @@
+"""``python -m assistant datagen LOG... [--out DIR]``: access logs → training pairs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+from ..config import add_settings_arguments, settings_from_args
+from ..errors import ConfigError
+from ..pairs import SPLITS
+
+SETTINGS = [
+    "backend",
+    "store_path",
+    "live_url",
+    "model",
+    "server_port",
+    "n_threads",
+    "openai_base_url",
+    "openai_model",
+    "temperature",
+    "seed",
+]
+
+EPILOG = """\
+Reads nginx/Apache combined logs, CSV exports with a log.path column, JSONL of query strings and
+the assistant's own access log (plain or .gz, detected per file or line). Keeps GET/POST
+/v3/query and /v3/gene/{id} requests, normalizes them, keeps up to --per-signature diverse
+queries per structural signature that return hits, and asks a model for an imperative and a
+question per query (checked; failures regenerated or dropped). The model is OpenAI (or any
+OpenAI-compatible server) when QA_OPENAI_API_KEY is set (e.g. in .env), otherwise a
+llama_cpp.server started on 127.0.0.1:--server-port with --model and stopped afterwards.
+
+Writes to --out: train/validation/test.jsonl, hf/, stats.json, queries.jsonl, report.json
+(every rejection and skip, counted) and work.jsonl (rerun the same command to resume).
+
+example: python -m assistant datagen ../shared/data/seed/query_log_sample.jsonl \\
+             --out data/logs/pairs-sample --limit 10 --model smollm2-135m
+"""
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "datagen",
+        help="Turn API access logs into question→query training pairs.",
+        description="Turn API access logs into question→query training pairs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("logs", nargs="+", type=Path, help="Log files or folders (.gz read as such).")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Output folder (default: <log_dir>/pairs-<name>; never data/pairs).",
+    )
+    p.add_argument("--name", default=None, help="Name of the default output folder.")
+    p.add_argument("--per-signature", type=int, default=5, help="Queries kept per signature.")
+    p.add_argument(
+        "--limit", type=int, default=None, help="Write instructions for at most N new queries."
+    )
+    p.add_argument("--retries", type=int, default=2, help="Regenerations of failed instructions.")
+    p.add_argument("--no-llm", action="store_true", help="Stop after selecting queries.")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="Split fractions train,validation,test (default 0.9,0.05,0.05).",
+    )
+    p.add_argument("--split-seed", type=int, default=0, help="Seed of the split.")
+    p.add_argument("--timeout", type=float, default=120.0, help="Seconds per model request.")
+    p.add_argument(
+        "--start-timeout", type=float, default=180.0, help="Seconds to wait for the local server."
+    )
+    p.add_argument("--no-progress", action="store_true", help="No progress bars.")
+    add_settings_arguments(p, SETTINGS)
+    p.set_defaults(func=_cmd_datagen)
+
+
+def _fractions(text: str | None) -> dict[str, float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != len(SPLITS) or any(v < 0 for v in values) or sum(values) <= 0:
+        raise ConfigError(f"--split takes three fractions such as 0.9,0.05,0.05, got {text!r}")
+    return dict(zip(SPLITS, values))
+
+
+def default_out(settings, logs: list[Path], name: str | None) -> Path:
+    """``<log_dir>/pairs-<name>``, the name defaulting to the first log's stem.
+
+    >>> from assistant.config import Settings
+    >>> default_out(Settings(log_dir="data/logs"), [Path("access-2025.log.gz")], None)
+    PosixPath('data/logs/pairs-access-2025')
+    """
+    stem = name or re.sub(r"(\.(gz|log|jsonl|json|csv|tsv|txt))+$", "", logs[0].name) or "logs"
+    return Path(settings.log_dir) / f"pairs-{stem}"
+
+
+def quiet_http_logs() -> None:
+    """No INFO line per model request (httpx logs each one)."""
+    for name in ("httpx", "httpx2", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _cmd_datagen(args) -> int:
+    from .run import Options, run_datagen
+
+    quiet_http_logs()
+    settings = settings_from_args(args)
+    if args.per_signature < 1:
+        raise ConfigError("--per-signature must be at least 1")
+    options = Options(
+        inputs=args.logs,
+        out=args.out or default_out(settings, args.logs, args.name),
+        per_signature=args.per_signature,
+        limit=args.limit,
+        retries=max(0, args.retries),
+        llm=not args.no_llm,
+        split_seed=args.split_seed,
+        timeout=args.timeout,
+        start_timeout=args.start_timeout,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    fractions = _fractions(args.split)
+    if fractions:
+        options.fractions = fractions
+    result = run_datagen(settings, options)
+    print(result.report.text())
+    info = result.report.info
+    print(
+        f"\n{info.get('distinct_queries', 0)} distinct queries in {info.get('signatures', 0)} "
+        f"signatures; pairs {result.stats['splits']} (leaks {result.stats['leaks']})"
+    )
+    print(
+        f"timings (s): {info.get('seconds')}" + (f"; model {info['llm']}" if "llm" in info else "")
+    )
+    print(f"wrote {result.out} (report.json has every rejection and skip)")
+    if not result.complete:
+        print(f"incomplete: {info.get('stopped', '')}", file=sys.stderr)
+        return 1
+    return 0
