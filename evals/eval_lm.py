@@ -1,0 +1,659 @@
+"""Evaluate query generation: zero-shot, RAG, in-context and fine-tuned settings on one test set.
+
+    python evals/eval_lm.py --mode icl --limit 20 --out evals/results/smoke-icl
+    python evals/eval_lm.py --mode zero --no-grammar --model qwen2.5-coder-1.5b
+    python evals/eval_lm.py --mode ft --model models/weights/ft-qwen0.5b.gguf --split test
+    python evals/eval_lm.py --mode rag --pairs data/docs/example_pairs.jsonl
+    python evals/eval_lm.py --compare evals/results/*
+
+Every test question goes through the assistant's own pipeline (:class:`assistant.pipeline.Assistant`:
+the same retrieval, prompts, grammar, retry and execution as the page), the model's query is
+scored against the reference with :mod:`assistant.metrics`, and both queries are run on the
+embedded store (``--store-path``) for execution accuracy.
+
+A run folder (``--out``, default ``evals/results/<model>-<mode>-<grammar>-<split>``) holds:
+
+- ``run.json``: the exact command(s), model, mode, grammar, split, n, git commit, machine;
+- ``responses.jsonl``: one JSON object per item, written and flushed as each completes —
+  question, reference, raw output, parsed canonical query, scores, timings, token counts;
+- ``summary.json`` / ``summary.md``: the metrics summarized (also per intent);
+- ``summary.png``: accuracy and latency of the run.
+
+Re-running with the same ``--out`` skips the items already in ``responses.jsonl`` (resume);
+``--restart`` starts the folder over. ``--compare DIR ...`` prints one markdown table across
+run folders and writes ``comparison.md`` and ``comparison.png`` beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python evals/eval_lm.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from pydantic import ValidationError  # noqa: E402
+
+from assistant import metrics  # noqa: E402
+from assistant.config import Settings, add_settings_arguments, settings_from_args  # noqa: E402
+from assistant.errors import AssistantError, ConfigError, QueryError  # noqa: E402
+
+MODE_NAMES = {"zero": "zero-shot"}
+MODE_CHOICES = ("zero", "zero-shot", "rag", "icl", "rag+icl", "ft", "ft+rag")
+RESPONSES = "responses.jsonl"
+RUN_FILE = "run.json"
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+SUMMARY_PNG = "summary.png"
+IDENTITY = ("model", "mode", "grammar", "retry", "split", "source", "k_pairs", "k_fields", "k_docs")
+"""What a resumed run must share with the responses already in its folder."""
+
+SETTING_FLAGS = [
+    "store_path",
+    "data_dir",
+    "seed_dir",
+    "pairs_dir",
+    "index_dir",
+    "results_dir",
+    "lora_path",
+    "n_threads",
+    "n_ctx",
+    "k_pairs",
+    "k_fields",
+    "k_docs",
+    "query_max_tokens",
+]
+
+
+# --- the test items --------------------------------------------------------------------------
+
+
+def load_items(settings: Settings, split: str, pairs_file: Path | None) -> tuple[list, str]:
+    """The pairs to evaluate and where they came from: ``--pairs FILE`` (any JSONL of
+    question/query lines) or the ``split`` of the pairs folder. Pairs without an id get
+    ``<file stem>-<line>``."""
+    from assistant.pairs import Pair, load_pairs
+
+    if pairs_file is None:
+        pairs = load_pairs(settings.pairs_dir, split)
+        source = str(Path(settings.pairs_dir) / f"{split}.jsonl")
+    else:
+        if not pairs_file.is_file():
+            raise ConfigError(f"pairs file not found at {pairs_file}")
+        pairs, source = [], str(pairs_file)
+        for n, line in enumerate(pairs_file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                pair = Pair.from_dict(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{pairs_file}:{n} is not JSON ({exc})") from None
+            pair.id = pair.id or f"{pairs_file.stem}-{n:05d}"
+            pairs.append(pair)
+    seen: set[str] = set()
+    for n, pair in enumerate(pairs, 1):
+        pair.id = pair.id or f"{split}-{n:05d}"
+        if pair.id in seen:
+            raise ConfigError(f"{source}: the id {pair.id!r} occurs twice; ids must be unique")
+        seen.add(pair.id)
+    return pairs, _relative(source)
+
+
+def _relative(path: str | Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+# --- one item --------------------------------------------------------------------------------
+
+
+def execute(backend, text: str | None) -> dict[str, Any]:
+    """Run a query text on ``backend``: ``{"total", "ids", "seconds"}``, or ``{"error"}`` when
+    it does not parse or the backend refuses it."""
+    from assistant.backends import BackendError
+    from assistant.query import parse_query
+
+    t0 = time.perf_counter()
+    try:
+        result = backend.query(parse_query(text or ""))
+    except (QueryError, BackendError) as exc:
+        return {"error": str(exc), "seconds": round(time.perf_counter() - t0, 4)}
+    return {
+        "total": result.total,
+        "ids": metrics.hit_ids(result.hits),
+        "seconds": round(time.perf_counter() - t0, 4),
+    }
+
+
+def evaluate_item(bot, pair, mode: str) -> dict[str, Any]:
+    """Answer one pair's question with the pipeline and score the query it wrote. A model
+    failure on this item (e.g. a prompt longer than the context) scores as a wrong answer with
+    status ``failed``; it does not stop the run."""
+    from assistant.pipeline import Answer
+    from assistant.query import canonical
+
+    try:
+        ans = bot.answer(pair.question, mode=mode)
+    except AssistantError as exc:
+        ans = Answer(question=pair.question, mode=mode, model=bot.settings.model)
+        ans.status, ans.errors, ans.answer = "failed", [str(exc)], str(exc)
+    output = metrics.first_line(ans.raw_output)
+    row: dict[str, Any] = {
+        "id": pair.id,
+        "question": pair.question,
+        "reference": pair.query,
+        "intent": pair.intent or None,
+        "output": output,
+        "raw_output": ans.raw_output,
+        "raw_first": ans.attempts[0]["raw"] if ans.attempts else None,
+        "attempts": len(ans.attempts),
+        "valid_first": bool(ans.attempts) and not ans.attempts[0]["errors"],
+        "errors": ans.errors,
+        "status": ans.status,
+        "timings": {k: round(v, 4) for k, v in ans.timings.items()},
+        "tokens": dict(ans.tokens),
+    }
+    try:
+        row["scores"] = metrics.score(output, pair.query)
+        row["reference_canonical"] = canonical(metrics.reference(pair.query))
+    except QueryError as exc:
+        row["error"] = str(exc)
+        return row
+    query, _ = metrics.read(output)
+    row["canonical"] = canonical(query) if query is not None else None
+    # the prediction ran inside the pipeline (with symbol, name, taxid added to its fields,
+    # which changes no hit); the reference runs on the same backend
+    ref = execute(bot.backend, pair.query)
+    pred = (
+        {"total": ans.total, "ids": metrics.hit_ids(ans.hits)}
+        if ans.status in ("ok", "no_hits", "ambiguous")
+        else {"error": ans.answer if ans.status == "error" else "not run: " + ans.status}
+    )
+    row["execution"] = {"pred": pred, "ref": ref}
+    row["scores"]["execution"] = metrics.execution_match(
+        pred.get("total"), pred.get("ids"), ref.get("total"), ref.get("ids")
+    )
+    row["timings"]["ref_execute"] = ref["seconds"]
+    own = pair.question.strip().lower()
+    ref_canon = row["reference_canonical"]
+    pairs = ans.retrieved.get("pairs", [])
+    row["leak"] = {
+        "question": any((p.get("text") or "").strip().lower() == own for p in pairs),
+        "query": any(_canonical_or_none(p.get("query")) == ref_canon for p in pairs),
+    }
+    return row
+
+
+def _canonical_or_none(text: str | None) -> str | None:
+    from assistant.query import canonical, parse_query
+
+    try:
+        return canonical(parse_query(text or ""))
+    except QueryError:
+        return None
+
+
+# --- the run folder --------------------------------------------------------------------------
+
+
+def read_responses(path: Path) -> list[dict[str, Any]]:
+    """The rows of ``responses.jsonl``; a line cut off by a crash is dropped (and the file
+    rewritten without it, through ``responses.jsonl.tmp``)."""
+    if not path.is_file():
+        return []
+    rows, broken = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            broken += 1
+            continue
+        if isinstance(row, dict) and "id" in row:
+            rows.append(row)
+        else:
+            broken += 1
+    if broken:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        tmp.replace(path)
+        print(f"dropped {broken} unreadable line(s) from {path}", file=sys.stderr)
+    return rows
+
+
+def drop_stale(path: Path, pairs: list) -> list[dict[str, Any]]:
+    """The rows of ``responses.jsonl`` that still belong to the test set; rows whose id is no
+    longer in ``pairs``, or whose question or reference changed since (the split was rebuilt),
+    are removed from the file so that their items run again."""
+    rows = read_responses(path)
+    current = {p.id: (p.question, p.query) for p in pairs}
+    keep = [r for r in rows if current.get(r["id"]) == (r.get("question"), r.get("reference"))]
+    if len(keep) < len(rows):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), "utf-8")
+        tmp.replace(path)
+        print(
+            f"dropped {len(rows) - len(keep)} response(s) whose item changed or left the pairs "
+            "file (the split was rebuilt); they run again",
+            file=sys.stderr,
+        )
+    return keep
+
+
+def git_commit() -> dict[str, Any]:
+    """The checkout's commit and whether it has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": bool(dirty)}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def check_identity(run_dir: Path, identity: dict[str, Any]) -> dict[str, Any]:
+    """The folder's existing run.json (empty for a new folder); a :class:`ConfigError` when
+    it was made with another model, mode, grammar, split or ks."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text(encoding="utf-8"))
+    diff = [k for k in IDENTITY if k in old and old[k] != identity[k]]
+    if diff:
+        said = ", ".join(f"{k}={old[k]!r} (now {identity[k]!r})" for k in diff)
+        raise ConfigError(
+            f"{run_dir} holds a run with {said} — use another --out, or --restart to start over"
+        )
+    return old
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """``qwen2.5-coder-0.5b · icl · grammar`` for tables and plots."""
+    grammar = "grammar" if run.get("grammar", True) else "no grammar"
+    return f"{run.get('model', '?')} · {run.get('mode', '?')} · {grammar}"
+
+
+def summarize_run(run_dir: Path) -> dict[str, Any]:
+    """Write summary.json, summary.md and summary.png of a run folder from its responses."""
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    rows = read_responses(run_dir / RESPONSES)
+    summary = metrics.summarize(rows)
+    by_intent: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_intent[r.get("intent") or "?"].append(r)
+    summary["by_intent"] = {
+        k: {"n": len(v), **metrics.summarize(v)["metrics"]} for k, v in sorted(by_intent.items())
+    }
+    summary["retried"] = sum(r.get("attempts", 1) > 1 for r in rows)
+    summary["valid_first"] = metrics.mean([float(bool(r.get("valid_first"))) for r in rows])
+    summary["leaks"] = {
+        kind: sum(bool(r.get("leak", {}).get(kind)) for r in rows) for kind in ("question", "query")
+    }
+    (run_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    entry = {**run, "label": run_dir.name, "summary": summary}
+    (run_dir / SUMMARY_MD).write_text(summary_markdown(entry), encoding="utf-8")
+    plot_runs([entry], run_dir / SUMMARY_PNG, title=run_label(run))
+    return summary
+
+
+def summary_markdown(entry: dict[str, Any]) -> str:
+    """summary.md: the table, the run's set-up, per-intent scores and latency."""
+    s = entry["summary"]
+    lines = [
+        f"# {entry['label']}: {run_label(entry)}",
+        "",
+        metrics.summary_table([entry]),
+        "",
+        f"- items: {s['n']} ({s['errors']} not scored), split/pairs: {entry.get('source')}",
+        f"- valid on the first attempt: {metrics.as_percent(s.get('valid_first'))}, "
+        f"retried: {s.get('retried', 0)}",
+        f"- execution scored on {s['execution_n']} items (the others' reference did not run)",
+        f"- retrieved example pairs that are the test question itself: {s['leaks']['question']}; "
+        f"that have the reference query: {s['leaks']['query']}",
+        f"- status: {s['status']}",
+        f"- command: `{entry.get('command')}` at {entry.get('git', {}).get('commit')}"
+        + (" (uncommitted changes)" if entry.get("git", {}).get("dirty") else ""),
+        f"- machine: {entry.get('machine', {}).get('cores')} cores, "
+        f"{entry.get('n_threads')} llama.cpp threads",
+        "",
+        "## Latency (seconds) and tokens",
+        "",
+        "| stage | p50 | p95 |",
+        "|---|---|---|",
+    ]
+    for stage, v in s["latency"].items():
+        lines.append(f"| {stage} | {v['p50']:.3f} | {v['p95']:.3f} |")
+    for kind, v in s["tokens"].items():
+        lines.append(f"| {kind} tokens | {v['p50']:.0f} | max {v['max']} |")
+    if s.get("by_intent"):
+        names = metrics.TABLE_METRICS
+        lines += ["", "## By intent", "", "| intent | n | " + " | ".join(names) + " |"]
+        lines.append("|" + "---|" * (len(names) + 2))
+        for intent, v in s["by_intent"].items():
+            cells = [metrics.as_percent(v.get(m)) for m in names]
+            lines.append(f"| {intent} | {v['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def examples_markdown(run_dir: Path, n: int = 5, wrong: bool = True) -> str:
+    """A markdown table of ``n`` items of a run: those not exactly right (``wrong``) or all."""
+    rows = read_responses(Path(run_dir) / RESPONSES)
+    if wrong:
+        rows = [r for r in rows if not r.get("scores", {}).get("exact")]
+    lines = [
+        "| id | question | reference | output | valid | execution |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows[:n]:
+        scores = r.get("scores", {})
+        cells = [r["id"], r.get("question", ""), r.get("reference", ""), r.get("output", "")]
+        cells = [str(c).replace("|", "\\|")[:120] for c in cells]
+        cells += [str(scores.get("valid", "")), str(scores.get("execution", ""))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else "(none)"
+
+
+# --- plots -----------------------------------------------------------------------------------
+
+PLOT_METRICS = ("valid", "exact", "ast", "execution", "q_terms", "fields")
+
+
+def plot_runs(entries: list[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """A PNG with accuracy by run (model · mode · grammar) and p50 latency by stage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    labels = [e.get("label_long") or run_label(e) for e in entries]
+    fig = Figure(figsize=(max(8, 1.6 * len(entries) + 6), 4.8), layout="constrained")
+    ax_acc, ax_lat = fig.subplots(1, 2, width_ratios=[2, 1])
+    width = 0.8 / len(PLOT_METRICS)
+    for i, name in enumerate(PLOT_METRICS):
+        values = [e["summary"]["metrics"].get(name) or 0.0 for e in entries]
+        xs = [x + (i - (len(PLOT_METRICS) - 1) / 2) * width for x in range(len(entries))]
+        ax_acc.bar(xs, values, width, label=name)
+    ax_acc.set_xticks(range(len(entries)), labels, rotation=20, ha="right", fontsize=8)
+    ax_acc.set_ylim(0, 1.3)  # room for the legend above the bars
+    ax_acc.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax_acc.set_ylabel("share of items")
+    ax_acc.set_title("accuracy")
+    ax_acc.legend(fontsize=7, ncols=len(PLOT_METRICS), loc="upper center")
+    stages = ("retrieve", "generate", "execute")
+    width = 0.8 / len(stages)
+    for i, stage in enumerate(stages):
+        values = [e["summary"]["latency"].get(stage, {}).get("p50", 0.0) for e in entries]
+        xs = [x + (i - (len(stages) - 1) / 2) * width for x in range(len(entries))]
+        ax_lat.bar(xs, values, width, label=stage)
+    ax_lat.set_xticks(range(len(entries)), labels, rotation=20, ha="right", fontsize=8)
+    ax_lat.set_ylabel("seconds (p50)")
+    ax_lat.set_title("latency by stage")
+    ax_lat.set_ylim(0, 1.3 * max([ax_lat.get_ylim()[1], 0.01]))
+    ax_lat.legend(fontsize=7, ncols=len(stages), loc="upper center")
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+# --- comparing runs --------------------------------------------------------------------------
+
+
+def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
+    """The run folders among ``paths`` (others are skipped), each as run.json plus ``label``
+    (the folder name) and ``summary`` (recomputed when summary.json is missing or older than
+    the responses)."""
+    entries = []
+    for path in sorted(Path(p) for p in paths):
+        if not path.is_dir():
+            continue
+        if not (path / RUN_FILE).is_file():
+            print(f"skipping {path}: no {RUN_FILE}", file=sys.stderr)
+            continue
+        summary_path, responses = path / SUMMARY_JSON, path / RESPONSES
+        stale = not summary_path.is_file() or (
+            responses.is_file() and responses.stat().st_mtime > summary_path.stat().st_mtime
+        )
+        summary = (
+            summarize_run(path) if stale else json.loads(summary_path.read_text(encoding="utf-8"))
+        )
+        run = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+        entries.append({**run, "label": path.name, "summary": summary})
+    return entries
+
+
+def compare(paths: list[Path], out_dir: Path | None = None) -> str:
+    """The markdown table across run folders; also writes comparison.md and comparison.png
+    into ``out_dir`` (default: the folder holding the runs)."""
+    entries = load_runs(paths)
+    if not entries:
+        raise ConfigError("no run folders among the paths given (a run folder has a run.json)")
+    table = metrics.summary_table(entries)
+    if out_dir is None:
+        out_dir = Path(os.path.commonpath([Path(p).resolve() for p in paths]))
+        if out_dir.joinpath(RUN_FILE).is_file():  # one run folder given
+            out_dir = out_dir.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "comparison.md").write_text(table + "\n", encoding="utf-8")
+    plot_runs(entries, out_dir / "comparison.png", title="query generation by run")
+    return table
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python evals/eval_lm.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--mode", choices=MODE_CHOICES, help="Prompt mode (zero = zero-shot).")
+    ap.add_argument("--model", help="Registry name, .gguf path or openai:<model> (QA_MODEL).")
+    ap.add_argument(
+        "--grammar",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Constrain generation with the GBNF grammar (default on; QA_USE_GRAMMAR).",
+    )
+    ap.add_argument(
+        "--retry",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Retry an invalid query once with its errors, as the page does (default on).",
+    )
+    ap.add_argument("--split", default="test", help="Split of the pairs folder (default test).")
+    ap.add_argument("--pairs", type=Path, help="Evaluate this JSONL of question/query lines.")
+    ap.add_argument("--limit", type=int, help="Evaluate only the first N items.")
+    ap.add_argument("--out", type=Path, help="Run folder (default evals/results/<run name>).")
+    ap.add_argument("--restart", action="store_true", help="Discard the run folder's responses.")
+    ap.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    ap.add_argument(
+        "--compare", nargs="+", type=Path, metavar="RUN", help="Compare run folders and exit."
+    )
+    ap.add_argument("--compare-out", type=Path, help="Where --compare writes its md and png.")
+    add_settings_arguments(ap, SETTING_FLAGS)
+    return ap
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """Evaluate (or resume) one run; returns its summary."""
+    from tqdm import tqdm
+
+    from assistant.pipeline import Assistant
+
+    overrides: dict[str, Any] = {"backend": "embedded"}
+    if args.model:
+        overrides["model"] = args.model
+    if args.grammar is not None:
+        overrides["use_grammar"] = args.grammar
+    if args.retry is not None:
+        overrides["retry_invalid"] = args.retry
+    if args.mode:
+        overrides["mode"] = MODE_NAMES.get(args.mode, args.mode)
+    try:
+        settings = settings_from_args(args, **overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"bad option: {exc}") from None
+    mode = settings.mode
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    all_pairs, source = load_items(settings, args.split, args.pairs)
+    pairs = all_pairs[: args.limit] if args.limit else all_pairs
+    split = args.split if args.pairs is None else Path(args.pairs).stem
+    identity = {
+        "model": settings.model,
+        "mode": mode,
+        "grammar": settings.use_grammar,
+        "retry": settings.retry_invalid,
+        "split": split,
+        "source": source,
+        "k_pairs": settings.k_pairs,
+        "k_fields": settings.k_fields,
+        "k_docs": settings.k_docs,
+    }
+    name = f"{settings.model}-{mode}-{'grammar' if settings.use_grammar else 'nogrammar'}-{split}"
+    run_dir = args.out or settings.results_dir / metrics.slug(Path(name).name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    responses = run_dir / RESPONSES
+    if args.restart:
+        for f in (responses, run_dir / RUN_FILE, run_dir / SUMMARY_JSON):
+            f.unlink(missing_ok=True)
+    old = check_identity(run_dir, identity)
+    done = {r["id"] for r in drop_stale(responses, all_pairs)}
+    todo = [p for p in pairs if p.id not in done]
+    command = shlex.join(["python", "evals/eval_lm.py", *argv])
+    run_info = {
+        **identity,
+        "command": command,
+        "commands": [*old.get("commands", []), command],
+        "model_path": None,
+        "lora_path": str(settings.lora_path) if settings.lora_path else None,
+        "n_threads": settings.n_threads,
+        "query_max_tokens": settings.query_max_tokens,
+        "store_path": _relative(settings.store_path),
+        "pairs_sha256": _sha256(ROOT / source),  # source is relative to ROOT or absolute
+        "limit": args.limit,
+        "git": git_commit(),
+        "machine": machine(),
+        "started": old.get("started") or _now(),
+    }
+    print(
+        f"{run_dir}: {len(pairs)} items from {source}, {len(pairs) - len(todo)} already done, "
+        f"{len(todo)} to run ({settings.model}, {mode}, grammar "
+        f"{'on' if settings.use_grammar else 'off'})",
+        file=sys.stderr,
+    )
+    t_run = time.perf_counter()
+    if todo:
+        bot = Assistant(settings)
+        t0 = time.perf_counter()
+        bot.load(mode)
+        run_info["load_s"] = round(time.perf_counter() - t0, 2)
+        run_info["model"] = settings.model
+        run_info["model_name"] = bot.model.name
+        model_path = getattr(bot.model, "model_path", None)
+        run_info["model_path"] = _relative(model_path) if model_path else None
+        _write_run(run_dir, run_info)  # before the first item: a crash leaves a resumable folder
+        bar = tqdm(todo, desc=run_dir.name, unit="q", disable=args.no_progress, file=sys.stderr)
+        counts = {"valid": 0, "exact": 0, "n": 0}
+        with responses.open("a", encoding="utf-8") as fh:
+            for pair in bar:
+                row = evaluate_item(bot, pair, mode)
+                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                scores = row.get("scores", {})
+                counts["n"] += 1
+                counts["valid"] += bool(scores.get("valid"))
+                counts["exact"] += bool(scores.get("exact"))
+                bar.set_postfix(
+                    valid=f"{counts['valid'] / counts['n']:.0%}",
+                    exact=f"{counts['exact'] / counts['n']:.0%}",
+                )
+    rows = read_responses(responses)
+    run_info.update(
+        n=len(rows),
+        seconds_this_call=round(time.perf_counter() - t_run, 1),
+        finished=_now(),
+    )
+    _write_run(run_dir, run_info)
+    summary = summarize_run(run_dir)
+    return {"run_dir": str(run_dir), **summary}
+
+
+def _write_run(run_dir: Path, info: dict[str, Any]) -> None:
+    tmp = run_dir / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(run_dir / RUN_FILE)
+
+
+def _sha256(path: Path | str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.compare:
+            print(compare(args.compare, args.compare_out))
+            return 0
+        summary = run(args, argv)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted — rerun the same command to resume", file=sys.stderr)
+        return 130
+    entry = json.loads((Path(summary["run_dir"]) / RUN_FILE).read_text(encoding="utf-8"))
+    print(
+        metrics.summary_table(
+            [{**entry, "label": Path(summary["run_dir"]).name, "summary": summary}]
+        )
+    )
+    print(f"wrote {summary['run_dir']}/{{{RESPONSES},{SUMMARY_JSON},{SUMMARY_MD},{SUMMARY_PNG}}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The full comparison, one run after another, each resumable: rerunning this script skips every
+# item already in a run folder's responses.jsonl, so it can be stopped (Ctrl-C) and started again.
+#
+#   evals/run_all.sh                      # everything below, on the test split
+#   SPLIT=validation evals/run_all.sh     # another split of data/pairs/
+#   LIMIT=50 evals/run_all.sh             # the first 50 items of each run only
+#   BEST_MODE=icl evals/run_all.sh        # the mode the 1.5B and SmolLM2 runs use
+#   FT_MODEL=qwen2.5-coder-0.5b-mygene    # the fine-tuned registry entry for the ft modes
+#
+# 1. qwen2.5-coder-0.5b (the default) in zero, rag, icl and rag+icl, with and without grammar;
+# 2. the fine-tuned model ($FT_MODEL) in ft and ft+rag, with and without grammar (skipped, with a
+#    message, while it is not in models/registry.toml);
+# 3. qwen2.5-coder-1.5b and smollm2-135m in $BEST_MODE with the grammar;
+# 4. one comparison table across every run: evals/results/comparison.{md,png}.
+# Run folders: evals/results/<model>-<mode>-<grammar|nogrammar>-<split>/ (see evals/results/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PY:-.venv/bin/python}
+SPLIT=${SPLIT:-test}
+BEST_MODE=${BEST_MODE:-rag+icl}
+FT_MODEL=${FT_MODEL:-qwen2.5-coder-0.5b-mygene}
+RESULTS=${RESULTS:-evals/results}
+EXTRA=()
+[[ -n "${LIMIT:-}" ]] && EXTRA+=(--limit "$LIMIT")
+
+run() {  # run MODEL MODE GRAMMAR(grammar|nogrammar)
+  local model=$1 mode=$2 grammar=$3 flag=--grammar
+  [[ $grammar == nogrammar ]] && flag=--no-grammar
+  local out="$RESULTS/${model}-${mode/+/_}-${grammar}-${SPLIT}"
+  [[ $mode == zero ]] && out="$RESULTS/${model}-zero-shot-${grammar}-${SPLIT}"
+  echo "== $model · $mode · $grammar → $out"
+  "$PY" evals/eval_lm.py --model "$model" --mode "$mode" "$flag" --split "$SPLIT" \
+    --out "$out" "${EXTRA[@]}"
+}
+
+for grammar in grammar nogrammar; do
+  for mode in zero rag icl rag+icl; do
+    run qwen2.5-coder-0.5b "$mode" "$grammar"
+  done
+done
+
+if "$PY" -c "import sys; from assistant.config import Settings; from assistant.models import resolve; resolve(sys.argv[1], Settings())" "$FT_MODEL" 2>/dev/null; then
+  for grammar in grammar nogrammar; do
+    for mode in ft ft+rag; do
+      run "$FT_MODEL" "$mode" "$grammar"
+    done
+  done
+else
+  echo "== skipping the ft modes: $FT_MODEL is not in models/registry.toml (fine-tune and register it first)"
+fi
+
+run qwen2.5-coder-1.5b "$BEST_MODE" grammar
+run smollm2-135m "$BEST_MODE" grammar
+
+"$PY" evals/eval_lm.py --compare "$RESULTS"/*/
