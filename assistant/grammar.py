@@ -43,6 +43,12 @@ _TERM_EXCLUDED = ' \\t\\r\\n&#%+"()\\[\\]{}:\\\\^~/!=<>|'
 _ESCAPES = '"\\\\" [^\\x00-\\x20] | "%" hex hex'
 
 
+MAX_PARAMS = 9
+"""Parameters after ``q``/``ids`` a query line may have (a small model otherwise loops on them)."""
+MAX_LIST = 16
+"""Items in a ``fields``/``species``/``sort`` list (real queries use at most 8 fields)."""
+
+
 def build_grammar(fields: FieldSchema | None = None, api: ApiSpec | None = None) -> str:
     """The GBNF text for the schema (deterministic: the same schema gives the same bytes)."""
     fields = fields or load_fields()
@@ -56,13 +62,15 @@ def build_grammar(fields: FieldSchema | None = None, api: ApiSpec | None = None)
     rule("root", "get-query | get-gene | post-query | post-gene")
     rule(
         "get-query",
-        f'{_lit(prefix + "/query?")} ("q=" q | "scroll_id=" token) ("&" query-get-param)*',
+        f'{_lit(prefix + "/query?")} ("q=" q | "scroll_id=" token) ("&" query-get-param){{0,{MAX_PARAMS}}}',
     )
     rule(
-        "get-gene", f'{_lit(prefix + "/gene/")} gene-id ("?" gene-get-param ("&" gene-get-param)*)?'
+        "get-gene",
+        f'{_lit(prefix + "/gene/")} gene-id ("?" gene-get-param ("&" gene-get-param){{0,{MAX_PARAMS}}})?',
     )
-    rule("post-query", f'{_lit("POST " + prefix + "/query q=")} post-terms ("&" query-post-param)*')
-    rule("post-gene", f'{_lit("POST " + prefix + "/gene ids=")} id-list ("&" gene-post-param)*')
+    post = f'("&" {{}}-post-param){{{{0,{MAX_PARAMS}}}}}'
+    rule("post-query", f"{_lit('POST ' + prefix + '/query q=')} post-terms " + post.format("query"))
+    rule("post-gene", f"{_lit('POST ' + prefix + '/gene ids=')} id-list " + post.format("gene"))
     for endpoint in ("query", "gene"):
         for method in ("GET", "POST"):
             alts = [
@@ -75,14 +83,14 @@ def build_grammar(fields: FieldSchema | None = None, api: ApiSpec | None = None)
             rule(f"{endpoint}-{method.lower()}-param", " |\n    ".join(alts))
 
     # --- value kinds -----------------------------------------------------------------------------
-    rule("fields-list", 'fields-item ("," fields-item)*')
+    rule("fields-list", f'fields-item ("," fields-item){{0,{MAX_LIST - 1}}}')
     rule("fields-item", 'field | "all" | "_id" | "_score"')
-    rule("field-list", 'field-item ("," field-item)*')
+    rule("field-list", f'field-item ("," field-item){{0,{MAX_LIST - 1}}}')
     rule("field-item", 'field | "_id"')
-    rule("sort-list", 'sort-item ("," sort-item)*')
+    rule("sort-list", f'sort-item ("," sort-item){{0,{MAX_LIST - 1}}}')
     rule("sort-item", '"-"? (field | "_id" | "_score")')
     species = sorted(api.species, key=lambda s: (-len(s), s))
-    rule("species-list", 'species ("," species)*')
+    rule("species-list", f'species ("," species){{0,{MAX_LIST - 1}}}')
     rule("species", " | ".join(['"all"'] + [_lit(s) for s in species] + ["[0-9]{1,7}"]))
     rule("int", "[0-9]{1,5}")
     rule("bool", '"true" | "false" | "1" | "0"')

@@ -144,3 +144,16 @@ def test_grammar_command_writes_the_file(tmp_path):
     out.write_text('root ::= "stale"\n')
     with pytest.raises(AssistantError, match="out of date"):
         args.func(args)
+
+
+def test_grammar_bounds_repetition(accepts):
+    """A small model can loop on list items or parameters; the grammar ends such lines."""
+    from assistant.grammar import MAX_LIST, MAX_PARAMS
+
+    fields = ",".join(["symbol"] * MAX_LIST)
+    assert accepts(f"/v3/query?q=symbol:CDK2&fields={fields}")
+    assert not accepts(f"/v3/query?q=symbol:CDK2&fields={fields},name")
+    params = "&species=human" * MAX_PARAMS
+    assert accepts(f"/v3/query?q=symbol:CDK2{params}")
+    assert not accepts(f"/v3/query?q=symbol:CDK2{params}&size=1")
+    assert accepts(f"POST /v3/query q=CDK2,TP53&scopes=symbol{params[: -len('&species=human')]}")
