@@ -17,12 +17,16 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
-from assistant.config import ROOT, Settings
-from assistant.pipeline import STAGES, Assistant
-from assistant.prompts import MODES
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python evals/...` from a checkout
+
+from assistant.config import ROOT, Settings  # noqa: E402
+from assistant.pipeline import STAGES, Assistant  # noqa: E402
+from assistant.prompts import MODES  # noqa: E402
 
 QUESTIONS = [
     "what is the official symbol of LMP10?",
