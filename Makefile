@@ -59,13 +59,19 @@ bench-llm: setup model               ## print model load time and tokens/s with 
 bench-pipeline: setup store model index   ## p50/p95 per stage over 50 questions
 	$(PY) evals/bench_pipeline.py
 
+finetune: setup model                ## LoRA fine-tune the default model on data/pairs, convert to GGUF, register (ft/README.md)
+	$(PY) -m ft.train $(FT_ARGS)
+
+eval: setup store model index        ## every prompt mode on the test split, resumable (evals/run_all.sh)
+	PY=$(PY) evals/run_all.sh
+
 lint:
 	$(VENV)/bin/ruff check assistant tests evals ft app.py
 	$(VENV)/bin/ruff format --check assistant tests
 
 format:
-	$(VENV)/bin/ruff format assistant tests evals
-	$(VENV)/bin/ruff check --fix assistant tests evals
+	$(VENV)/bin/ruff format assistant tests evals ft app.py
+	$(VENV)/bin/ruff check --fix assistant tests evals ft app.py
 
 clean:
 	rm -rf data/store data/index .pytest_cache
