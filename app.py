@@ -77,7 +77,9 @@ def build_page(service: PageService) -> gr.Blocks:
                 gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[question], label="Examples")
             with gr.Column(scale=1):
                 with gr.Accordion("Settings", open=True):
-                    mode = gr.Dropdown(list(MODES), value=s.mode, label="Mode", elem_id="mode")
+                    mode = gr.Dropdown(
+                        list(MODES), value=service.bot.default_mode, label="Mode", elem_id="mode"
+                    )
                     model = gr.Dropdown(
                         service.model_names, value=s.model, label="Model", elem_id="model"
                     )
@@ -257,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         parse_auth(settings.auth)
         bot = Assistant(settings)
         if not args.no_warm_up:
-            print(f"loading {settings.model} ({settings.mode}, {settings.backend}) ...", flush=True)
+            print(
+                f"loading {settings.model} ({bot.default_mode}, {settings.backend}) ...", flush=True
+            )
             bot.load()
         service = PageService(bot, InteractionLog.from_settings(settings))
         service.log.setup()

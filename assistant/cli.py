@@ -11,6 +11,8 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from .errors import AssistantError
 
@@ -47,11 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    return run_edge(args.func, args)
+
+
+def run_edge(func: Callable[..., int | None], *args: Any, interrupted: str = "interrupted") -> int:
+    """Run a command's ``func(*args)``: the project's errors become a one-line message and exit
+    status 2, Ctrl-C the ``interrupted`` hint and 130 (shared by every command-line entry)."""
     try:
-        return args.func(args) or 0
+        return func(*args) or 0
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130

@@ -54,6 +54,8 @@ class ModelSpec:
     lora: str | None = None
     size: int | None = None
     sha256: str | None = None
+    prompt_mode: str | None = None
+    """The prompt mode the model was trained for (``ft`` for a fine-tuned adapter), if any."""
     extra: dict = field(default_factory=dict, compare=False)
 
     def weights_path(self, settings: Settings) -> Path:
@@ -126,6 +128,7 @@ def load_registry(path: Path | None = None) -> Registry:
                 lora=entry.pop("lora", None),
                 size=entry.pop("size", None),
                 sha256=entry.pop("sha256", None),
+                prompt_mode=entry.pop("prompt_mode", None),
                 extra=entry,
             )
         except KeyError as exc:

@@ -205,7 +205,7 @@ class PageService:
         """Answer ``question`` in the conversation ``state``, yielding partial views (stage
         messages, the query as it is written) and finally the whole view with ``state``."""
         state = self._state(state)
-        mode = mode or self.settings.mode
+        mode = mode or self.bot.default_mode
         problem = self._question_problem(question)
         if problem:
             rejected = Answer(
@@ -267,7 +267,7 @@ class PageService:
         bot = self.bot
         try:
             bot = self.assistant_for(model, backend)
-            answer = bot.run_query(text, question=question, mode=mode or self.settings.mode)
+            answer = bot.run_query(text, question=question, mode=mode or bot.default_mode)
         except Exception as exc:
             if not isinstance(exc, AssistantError):
                 log.exception("running %r failed", text)

@@ -28,7 +28,7 @@ from typing import Any
 
 from .backends import Backend, BackendError, Result, get_backend
 from .config import Settings
-from .errors import QueryError
+from .errors import AssistantError, QueryError
 from .prompts import (
     Retrieved,
     build_messages,
@@ -244,6 +244,20 @@ class Assistant:
         return self._grammar
 
     @property
+    def default_mode(self) -> str:
+        """The ``mode`` setting when it was given; otherwise the prompt mode the model's registry
+        entry names (``ft`` for ``qwen2.5-coder-0.5b-mygene``), else the setting's default."""
+        if "mode" in self.settings.model_fields_set:
+            return self.settings.mode
+        from .models import resolve
+
+        try:
+            spec = resolve(self.settings.model, self.settings)
+        except AssistantError:  # an OpenAI-compatible name, or a model not in the registry
+            return self.settings.mode
+        return spec.prompt_mode or self.settings.mode
+
+    @property
     def query_grammar(self) -> str | None:
         """The grammar the query line is generated under: :attr:`grammar`, or None when the
         ``use_grammar`` setting is off (the evaluation measures what the grammar adds)."""
@@ -252,7 +266,7 @@ class Assistant:
     def load(self, mode: str | None = None) -> Assistant:
         """Load the model, the grammar, the store and (for modes that retrieve) the retrieval
         index now, and warm the prompt cache, so the first question is as fast as the rest."""
-        mode = check_mode(mode or self.settings.mode)
+        mode = check_mode(mode or self.default_mode)
         if hasattr(self.model, "load"):
             self.model.load()
         _ = self.grammar
@@ -292,7 +306,7 @@ class Assistant:
         line as the model writes it; only with ``tokens``), ``generated`` (per attempt),
         ``executed``, then ``answer`` with the :class:`Answer`."""
         t_start = time.perf_counter()
-        mode = check_mode(mode or self.settings.mode)
+        mode = check_mode(mode or self.default_mode)
         name = getattr(self._model, "name", None) or self.settings.model
         text, problem, notes = clean_question(question, self.settings.max_question_chars)
         ans = Answer(question=text, mode=mode, model=name, notes=notes)
@@ -365,7 +379,7 @@ class Assistant:
         ('ok', 1, '1017')
         """
         t_start = time.perf_counter()
-        mode = check_mode(mode or self.settings.mode)
+        mode = check_mode(mode or self.default_mode)
         name = getattr(self._model, "name", None) or self.settings.model
         raw = text if isinstance(text, str) else ""
         ans = Answer(question=question, mode=mode, model=name, raw_output=raw)

@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:  # `python evals/eval_lm.py` from a checkout
 from pydantic import ValidationError  # noqa: E402
 
 from assistant import metrics  # noqa: E402
+from assistant.cli import run_edge  # noqa: E402
 from assistant.config import Settings, add_settings_arguments, settings_from_args  # noqa: E402
 from assistant.errors import AssistantError, ConfigError, QueryError  # noqa: E402
 
@@ -634,17 +635,16 @@ def _now() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    try:
-        if args.compare:
-            print(compare(args.compare, args.compare_out))
-            return 0
-        summary = run(args, argv)
-    except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted — rerun the same command to resume", file=sys.stderr)
-        return 130
+    if args.compare:
+        return run_edge(lambda: print(compare(args.compare, args.compare_out)))
+    result: dict[str, Any] = {}
+    status = run_edge(
+        lambda: result.update(run(args, argv)),
+        interrupted="interrupted — rerun the same command to resume",
+    )
+    if status:
+        return status
+    summary = result
     entry = json.loads((Path(summary["run_dir"]) / RUN_FILE).read_text(encoding="utf-8"))
     print(
         metrics.summary_table(

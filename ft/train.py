@@ -30,8 +30,9 @@ import time
 from importlib import import_module
 from pathlib import Path
 
+from assistant.cli import run_edge
 from assistant.config import ROOT, Settings
-from assistant.errors import AssistantError, ConfigError
+from assistant.errors import ConfigError
 
 from .data import IGNORE, batch_order, collate, encode_pairs, pairs_file, read_pairs
 from .prepare import FT_DIR, prepare_base, weight_files
@@ -563,15 +564,7 @@ def _last_train_loss(path: Path) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+    return run_edge(lambda: run(args) and 0, interrupted="interrupted; continue with --resume")
 
 
 if __name__ == "__main__":
