@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     mode: Literal["zero-shot", "rag", "icl", "rag+icl", "ft", "ft+rag"] = Field(
         "zero-shot",
         description="Prompt mode: zero-shot (docs only), rag (retrieved fields and docs), icl "
-        "(retrieved example pairs), rag+icl, ft (the fine-tuned model's short prompt), ft+rag.",
+        "(retrieved example pairs), rag+icl, ft (the fine-tuned model's short prompt), ft+rag. "
+        "When not set, the model's registry entry decides (ft for the fine-tuned default).",
     )
     k_pairs: int = Field(4, ge=0, le=20, description="Example pairs retrieved for icl modes.")
     k_fields: int = Field(6, ge=0, le=30, description="Field descriptions retrieved for rag modes.")
@@ -110,8 +111,9 @@ class Settings(BaseSettings):
 
     # --- the language model ----------------------------------------------------------------
     model: str = Field(
-        "qwen2.5-coder-0.5b",
-        description="Model to run: a name from models/registry.toml, a path to a .gguf file, "
+        "qwen2.5-coder-0.5b-mygene",
+        description="Model to run: a name from models/registry.toml (default: Qwen2.5-Coder-0.5B "
+        "with the fine-tuned LoRA adapter, prompted in ft mode), a path to a .gguf file, "
         "or openai:<model> for an OpenAI-compatible server.",
     )
     models_dir: Path = Field(

@@ -8,7 +8,7 @@ the GGUF magic, the size and the sha256 the registry records.
 
 >>> reg = load_registry()
 >>> reg.default
-'qwen2.5-coder-0.5b'
+'qwen2.5-coder-0.5b-mygene'
 >>> reg.get("smollm2-135m").chat_format
 'gguf'
 """

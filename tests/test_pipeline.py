@@ -271,3 +271,11 @@ def test_ask_cli_json_and_batch(tiny_store_path, model, tmp_path, capsys):
     assert len(rows) == 2 and all(JSON_KEYS <= set(r) for r in rows)
     assert rows[1]["status"] == "rejected"
     assert main(["ask", *common]) == 2  # no question: a message, not a traceback
+
+
+def test_default_mode_follows_the_models_registry_entry():
+    """A fine-tuned entry (prompt_mode = "ft") is prompted in ft mode unless a mode is given."""
+    assert Assistant(Settings(model="qwen2.5-coder-0.5b-mygene")).default_mode == "ft"
+    assert Assistant(Settings(model="qwen2.5-coder-0.5b-mygene", mode="rag")).default_mode == "rag"
+    assert Assistant(Settings(model="smollm2-135m")).default_mode == "zero-shot"
+    assert Assistant(Settings(model="openai:gpt-4o-mini")).default_mode == "zero-shot"
