@@ -105,8 +105,8 @@ def main() -> None:
 
     overrides = {k: v for k, v in {"model": args.model, "n_threads": args.n_threads}.items() if v}
     settings = Settings(**overrides)
-    mode = args.mode or settings.mode
     bot = Assistant(settings)
+    mode = args.mode or bot.default_mode
     t0 = time.perf_counter()
     bot.load(mode)
     load_s = time.perf_counter() - t0

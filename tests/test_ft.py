@@ -248,7 +248,7 @@ def test_adapter_is_gguf_registered_and_changes_llama_cpp(tiny_run):
     card = (settings.models_dir / "adapters" / "tiny.md").read_text()
     assert "smollm2-135m" in card and "validation" in card and "| 3 |" in card
     spec = load_registry(registry_path(settings)).get("smollm2-135m-mygene-test")
-    assert spec.lora_path(settings) == gguf and spec.extra.get("prompt_mode") == "ft"
+    assert spec.lora_path(settings) == gguf and spec.prompt_mode == "ft"
 
     tuned, base = get_model(spec.name, settings), get_model("smollm2-135m", settings)
     assert tuned.lora_path == gguf and base.lora_path is None
