@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     )
 
     # --- data and the embedded store -------------------------------------------------------
-    data_dir: Path = Field(ROOT / "data", description="Folder for shipped data and built artefacts.")
+    data_dir: Path = Field(
+        ROOT / "data", description="Folder for shipped data and built artefacts."
+    )
     source_dir: Path = Field(
         ROOT.parent / "shared" / "data" / "genes",
         description="Optional folder of public gene sources (NCBI gene_info, HGNC, gene2go, "
@@ -44,7 +46,8 @@ class Settings(BaseSettings):
         description="Folder of seed material from the original project (schemas, docs, query log).",
     )
     store_path: Path = Field(
-        ROOT / "data" / "store" / "genes.sqlite", description="SQLite file of the embedded gene store."
+        ROOT / "data" / "store" / "genes.sqlite",
+        description="SQLite file of the embedded gene store.",
     )
     store_species: str = Field(
         "human,mouse,rat,zebrafish,fruitfly,nematode,pig",
@@ -107,7 +110,9 @@ class Settings(BaseSettings):
         description="Also ask the model for a one-sentence summary of the hits (kept only when "
         "every symbol, id and number in it appears in the hits).",
     )
-    answer_rows: int = Field(10, ge=1, le=1000, description="Rows of hits shown in the answer table.")
+    answer_rows: int = Field(
+        10, ge=1, le=1000, description="Rows of hits shown in the answer table."
+    )
 
     # --- the language model ----------------------------------------------------------------
     model: str = Field(
@@ -166,7 +171,9 @@ class Settings(BaseSettings):
 
     # --- the Gradio page -------------------------------------------------------------------
     app_port: int = Field(7860, ge=1, le=65535, description="Port of the Gradio page.")
-    auth: str | None = Field(None, description="Optional basic auth for the page, as user:password.")
+    auth: str | None = Field(
+        None, description="Optional basic auth for the page, as user:password."
+    )
 
     # --- logs, training pairs, evaluation --------------------------------------------------
     log_dir: Path = Field(
@@ -216,9 +223,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, names: list[str]) ->
 
 def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Settings from env/.env, with every CLI flag the user passed taking priority."""
-    given = {
-        k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None
-    }
+    given = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
     given.update(overrides)
     return Settings(**given)
 

@@ -11,7 +11,9 @@ from .config import Settings, markdown_table
 def add_commands(sub) -> None:
     p = sub.add_parser("config", help="Show the effective settings (or --markdown for the README).")
     p.add_argument("--markdown", action="store_true", help="Print the configuration table.")
-    p.add_argument("--write", metavar="README", help="Replace the table between the config markers in README.")
+    p.add_argument(
+        "--write", metavar="README", help="Replace the table between the config markers in README."
+    )
     p.set_defaults(func=run)
 
 

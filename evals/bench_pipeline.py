@@ -22,7 +22,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python evals/...` from a checkout
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent.parent)
+)  # `python evals/...` from a checkout
 
 from assistant.config import ROOT, Settings  # noqa: E402
 from assistant.pipeline import STAGES, Assistant  # noqa: E402
