@@ -46,7 +46,9 @@ def sample_terms(store: GeneStore, n: int, seed: int = 7) -> dict[str, list]:
         rows = [r[0] if len(r) == 1 else r for r in con.execute(sql).fetchall()]
         return rng.sample(rows, min(k, len(rows)))
 
-    symbols = pick("SELECT symbol FROM genes WHERE symbol IS NOT NULL AND taxid IN (9606, 10090)", 4000)
+    symbols = pick(
+        "SELECT symbol FROM genes WHERE symbol IS NOT NULL AND taxid IN (9606, 10090)", 4000
+    )
     text_words = [
         "kinase", "receptor", "tumor suppressor", "zinc finger", "ion channel", "transcription factor",
         "cell cycle", "apoptosis", "insulin", "interleukin", "DNA repair", "ubiquitin ligase",
@@ -55,22 +57,36 @@ def sample_terms(store: GeneStore, n: int, seed: int = 7) -> dict[str, list]:
     positions = pick("SELECT chr, start FROM pos WHERE assembly='current' AND length(chr) <= 2", n)
     return {
         "fielded": [f"symbol:{s}" for s in symbols[: n // 2]]
-        + [f"entrezgene:{e}" for e in pick("SELECT entrezgene FROM genes WHERE entrezgene IS NOT NULL", n // 4)]
-        + [f"ensembl.gene:{e}" for e in pick("SELECT value FROM kw WHERE field='ensembl.gene' LIMIT 200000", n // 4)],
+        + [
+            f"entrezgene:{e}"
+            for e in pick("SELECT entrezgene FROM genes WHERE entrezgene IS NOT NULL", n // 4)
+        ]
+        + [
+            f"ensembl.gene:{e}"
+            for e in pick("SELECT value FROM kw WHERE field='ensembl.gene' LIMIT 200000", n // 4)
+        ],
         "bare": symbols[n // 2 : n],
         "text": [rng.choice(text_words) for _ in range(n)],
         "interval": [f"chr{c}:{s}-{s + 200_000}" for c, s in positions],
         "batch": [symbols[i : i + 1000] for i in range(1000, 4000, 1000)],
         "entrez_batch": [
-            [str(e) for e in pick("SELECT entrezgene FROM genes WHERE entrezgene IS NOT NULL", 1000)] for _ in range(3)
+            [
+                str(e)
+                for e in pick("SELECT entrezgene FROM genes WHERE entrezgene IS NOT NULL", 1000)
+            ]
+            for _ in range(3)
         ],
     }
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--store", type=Path, default=None, help="store file (default: settings)")
-    ap.add_argument("--rebuild", action="store_true", help="time a fresh build into a temporary file")
+    ap.add_argument(
+        "--rebuild", action="store_true", help="time a fresh build into a temporary file"
+    )
     ap.add_argument("--n", type=int, default=300, help="queries per kind")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args()
@@ -81,7 +97,9 @@ def main() -> int:
 
         tmp = settings.store_path.with_name("bench-build.sqlite")
         t = time.perf_counter()
-        report = build(settings.model_copy(update={"store_path": tmp}), force=True, show_progress=False)
+        report = build(
+            settings.model_copy(update={"store_path": tmp}), force=True, show_progress=False
+        )
         figures["build_s"] = round(time.perf_counter() - t, 1)
         figures["genes"] = report.genes
         figures["store_mb"] = round(tmp.stat().st_size / 1e6, 1)
@@ -103,17 +121,34 @@ def main() -> int:
         "free text": (lambda q: store.query(q), terms["text"]),
         "free text, human": (lambda q: store.query(q, species="human"), terms["text"]),
         "interval": (lambda q: store.query(q), terms["interval"]),
-        "gene by id": (lambda q: store.getgene(q.split(":")[1]), terms["fielded"][args.n // 2 : 3 * args.n // 4]),
-        "POST 1000 symbols": (lambda b: store.querymany(b, scopes="symbol", species="human,mouse"), terms["batch"]),
-        "POST 1000 entrez ids": (lambda b: store.querymany(b, scopes="entrezgene"), terms["entrez_batch"]),
+        "gene by id": (
+            lambda q: store.getgene(q.split(":")[1]),
+            terms["fielded"][args.n // 2 : 3 * args.n // 4],
+        ),
+        "POST 1000 symbols": (
+            lambda b: store.querymany(b, scopes="symbol", species="human,mouse"),
+            terms["batch"],
+        ),
+        "POST 1000 entrez ids": (
+            lambda b: store.querymany(b, scopes="entrezgene"),
+            terms["entrez_batch"],
+        ),
     }
-    print(f"store {figures['store']}: {figures['genes']:,} genes, {figures['store_mb']} MB, "
-          f"build {figures.get('build_s', '?')} s, open {figures['open_ms']} ms ({figures['machine']})")
+    print(
+        f"store {figures['store']}: {figures['genes']:,} genes, {figures['store_mb']} MB, "
+        f"build {figures.get('build_s', '?')} s, open {figures['open_ms']} ms ({figures['machine']})"
+    )
     print(f"{'kind':<22}{'n':>5}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for name, (fn, items) in kinds.items():
         lat = timed(fn, items)
-        figures[name] = {"n": len(lat), "p50_ms": round(statistics.median(lat), 2), "p95_ms": round(pct(lat, 95), 2)}
-        print(f"{name:<22}{len(lat):>5}{statistics.median(lat):>10.2f}{pct(lat, 95):>10.2f}{max(lat):>10.2f}")
+        figures[name] = {
+            "n": len(lat),
+            "p50_ms": round(statistics.median(lat), 2),
+            "p95_ms": round(pct(lat, 95), 2),
+        }
+        print(
+            f"{name:<22}{len(lat):>5}{statistics.median(lat):>10.2f}{pct(lat, 95):>10.2f}{max(lat):>10.2f}"
+        )
     if args.json:
         print(json.dumps(figures, indent=2))
     return 0

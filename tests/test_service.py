@@ -23,7 +23,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url(tiny_store):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(tiny_store), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(tiny_store), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
@@ -63,7 +65,9 @@ def test_client_query(mg):
 
 
 def test_client_querymany(mg):
-    out = mg.querymany(["CDK2", "LMP10", "NOPE1"], scopes="symbol,alias", species="human", fields="symbol")
+    out = mg.querymany(
+        ["CDK2", "LMP10", "NOPE1"], scopes="symbol,alias", species="human", fields="symbol"
+    )
     assert [o.get("symbol") for o in out] == ["CDK2", "PSMB10", None]
     assert out[2]["notfound"] is True
 
@@ -80,14 +84,21 @@ def test_client_metadata_and_fields(mg):
 
 
 def test_facets_and_dotfield_over_http(base_url):
-    r = httpx.get(f"{base_url}/query", params={"q": "symbol:cdk2", "facets": "taxid", "size": 0}).json()
+    r = httpx.get(
+        f"{base_url}/query", params={"q": "symbol:cdk2", "facets": "taxid", "size": 0}
+    ).json()
     assert r["facets"]["taxid"]["total"] == r["total"]
-    r = httpx.get(f"{base_url}/query", params={"q": "symbol:cdk2", "species": "9606", "fields": "go.BP.id", "dotfield": "true"}).json()
+    r = httpx.get(
+        f"{base_url}/query",
+        params={"q": "symbol:cdk2", "species": "9606", "fields": "go.BP.id", "dotfield": "true"},
+    ).json()
     assert "go.BP.id" in r["hits"][0]
 
 
 def test_post_json_body_and_form(base_url):
-    r = httpx.post(f"{base_url}/query", json={"q": ["CDK2", "TP53"], "scopes": ["symbol"], "species": "human"})
+    r = httpx.post(
+        f"{base_url}/query", json={"q": ["CDK2", "TP53"], "scopes": ["symbol"], "species": "human"}
+    )
     assert [h["_id"] for h in r.json()] == ["1017", "7157"]
     r = httpx.post(f"{base_url}/gene", data={"ids": "1017,672", "fields": "symbol"})
     assert [h["symbol"] for h in r.json()] == ["CDK2", "BRCA1"]
@@ -123,7 +134,11 @@ def test_bad_input_gives_mygene_400(base_url, method, path, params, message):
 
 def test_not_found_shapes(base_url):
     r = httpx.get(f"{base_url}/gene/99999999")
-    assert r.status_code == 404 and r.json() == {"code": 404, "success": False, "error": "Not Found."}
+    assert r.status_code == 404 and r.json() == {
+        "code": 404,
+        "success": False,
+        "error": "Not Found.",
+    }
     assert httpx.get(f"{base_url}/nothing-here").status_code == 404
 
 
@@ -137,9 +152,15 @@ def test_hostile_input_never_500(base_url):
         r = httpx.get(f"{base_url}/query", params={"q": q})
         assert r.status_code in (200, 400), (q, r.status_code, r.text[:200])
         assert "error" in r.json() or "hits" in r.json()
-    r = httpx.post(f"{base_url}/query", content=b"\xff\xfe garbage", headers={"content-type": "application/x-www-form-urlencoded"})
+    r = httpx.post(
+        f"{base_url}/query",
+        content=b"\xff\xfe garbage",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 400
-    r = httpx.post(f"{base_url}/query", content=b"{not json", headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{base_url}/query", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
 
 
@@ -148,7 +169,11 @@ def test_concurrent_clients(base_url):
 
     def worker(i: int) -> None:
         try:
-            r = httpx.get(f"{base_url}/query", params={"q": "cdk2" if i % 2 else "symbol:tp53", "size": 1}, timeout=30)
+            r = httpx.get(
+                f"{base_url}/query",
+                params={"q": "cdk2" if i % 2 else "symbol:tp53", "size": 1},
+                timeout=30,
+            )
             results.append(r.json()["hits"][0]["symbol"])
         except Exception as exc:  # collected and asserted below
             errors.append(exc)

@@ -58,7 +58,12 @@ def test_truncated_source_keeps_rows_read(tmp_path):
     data = open("tests/data/genes/Homo_sapiens.gene_info", "rb").read()
     packed = gzip.compress(data)
     (src / "Homo_sapiens.gene_info.gz").write_bytes(packed[: len(packed) * 2 // 3])
-    settings = Settings(source_dir=src, store_path=tmp_path / "t.sqlite", store_sources="ncbi", store_species="human")
+    settings = Settings(
+        source_dir=src,
+        store_path=tmp_path / "t.sqlite",
+        store_sources="ncbi",
+        store_species="human",
+    )
     report = build(settings, show_progress=False)
     assert 0 < report.genes < 17
 
@@ -165,7 +170,9 @@ def test_boolean_operators_and_parentheses(tiny_store):
     both = ids(tiny_store.query("symbol:CDK2 OR symbol:BRCA1", species="human"))
     assert set(both) == {"1017", "672"}
     assert ids(tiny_store.query("symbol:cdk2 AND symbol:brca1")) == []
-    without = ids(tiny_store.query("(symbol:CDK2 OR symbol:BRCA1) AND NOT symbol:brca1", species="human"))
+    without = ids(
+        tiny_store.query("(symbol:CDK2 OR symbol:BRCA1) AND NOT symbol:brca1", species="human")
+    )
     assert without == ["1017"]
     grouped = tiny_store.query("(interleukin OR insulin) AND receptor", species="human")
     assert {"IL2RA", "INSR"} <= set(symbols(grouped))
@@ -180,7 +187,11 @@ def test_phrase_and_not(tiny_store):
 def test_wildcards(tiny_store):
     cdks = set(symbols(tiny_store.query("cdk*", species="human", size=50)))
     assert {"CDK1", "CDK2", "CDK4"} <= cdks
-    assert set(symbols(tiny_store.query("symbol:CDK?", species="human"))) == {"CDK1", "CDK2", "CDK4"}
+    assert set(symbols(tiny_store.query("symbol:CDK?", species="human"))) == {
+        "CDK1",
+        "CDK2",
+        "CDK4",
+    }
     with pytest.raises(QueryError, match="wildcard"):
         tiny_store.query("*dk2")
 
@@ -245,7 +256,10 @@ def test_facets(tiny_store):
     taxa = {t["term"]: t["count"] for t in r["facets"]["taxid"]["terms"]}
     assert taxa[9606] == 1 and taxa[10090] == 1
     assert r["facets"]["taxid"]["_type"] == "terms" and r["facets"]["taxid"]["total"] == r["total"]
-    assert r["facets"]["type_of_gene"]["terms"][0] == {"term": "protein-coding", "count": r["total"]}
+    assert r["facets"]["type_of_gene"]["terms"][0] == {
+        "term": "protein-coding",
+        "count": r["total"],
+    }
     small = tiny_store.query("symbol:cdk2", facets="taxid", facet_size=2)
     assert len(small["facets"]["taxid"]["terms"]) == 2 and small["facets"]["taxid"]["other"] > 0
     filtered = tiny_store.query("symbol:cdk2", facets="taxid", species_facet_filter="human")
@@ -264,11 +278,16 @@ def test_entrezonly_ensemblonly(tiny_store):
 def test_exists_and_missing_params(tiny_store):
     with_summary = tiny_store.query("cdk*", species="human", exists="summary", size=50)
     no_summary = tiny_store.query("cdk*", species="human", missing="summary", size=50)
-    assert with_summary["total"] + no_summary["total"] == tiny_store.query("cdk*", species="human")["total"]
+    assert (
+        with_summary["total"] + no_summary["total"]
+        == tiny_store.query("cdk*", species="human")["total"]
+    )
 
 
 def test_dotfield(tiny_store):
-    hit = tiny_store.query("symbol:cdk2", species="human", fields="go.BP.id,genomic_pos.chr", dotfield=True)["hits"][0]
+    hit = tiny_store.query(
+        "symbol:cdk2", species="human", fields="go.BP.id,genomic_pos.chr", dotfield=True
+    )["hits"][0]
     assert "go.BP.id" in hit and hit["genomic_pos.chr"] == "12"
     assert dotted({"a": {"b": 1}}) == {"a.b": 1}
     assert project({"a": {"b": 1, "c": 2}}, ["a.c"]) == {"a": {"c": 2}}
@@ -297,14 +316,20 @@ def test_querymany_scopes_and_notfound(tiny_store):
     assert by_query["LMP10"]["symbol"] == "PSMB10"
     assert by_query["NOPE1"] == {"query": "NOPE1", "notfound": True}
     assert [o["query"] for o in out] == ["CDK2", "LMP10", "NOPE1"]
-    default = tiny_store.querymany("1017,ENSG00000141510,100130000")  # entrezgene, ensembl.gene, retired
+    default = tiny_store.querymany(
+        "1017,ENSG00000141510,100130000"
+    )  # entrezgene, ensembl.gene, retired
     assert [o["_id"] for o in default] == ["1017", "7157", "1017"]
     refseq = tiny_store.querymany(["NM_001798"], scopes="refseq", fields="symbol")
     assert refseq[0]["symbol"] == "CDK2"
 
 
 def test_getgene_by_entrez_ensembl_and_retired(tiny_store):
-    assert tiny_store.getgene(1017, fields="symbol") == {"_id": "1017", "_version": 1, "symbol": "CDK2"}
+    assert tiny_store.getgene(1017, fields="symbol") == {
+        "_id": "1017",
+        "_version": 1,
+        "symbol": "CDK2",
+    }
     assert tiny_store.getgene("ENSG00000123374", fields="symbol")["_id"] == "1017"
     assert tiny_store.getgene("100130000", fields="symbol")["symbol"] == "CDK2"
     with pytest.raises(NotFound):

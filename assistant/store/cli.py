@@ -13,13 +13,17 @@ def add_commands(sub) -> None:
 
     b = cmds.add_parser("build", help="Build the SQLite gene store from public sources.")
     add_settings_arguments(b, BUILD_SETTINGS)
-    b.add_argument("--force", action="store_true", help="Rebuild even when the inputs did not change.")
+    b.add_argument(
+        "--force", action="store_true", help="Rebuild even when the inputs did not change."
+    )
     b.add_argument("--quiet", action="store_true", help="No progress bars.")
     b.set_defaults(func=run_build)
 
     s = cmds.add_parser("serve", help="Serve the store as MyGene.info /v3 over HTTP.")
     add_settings_arguments(s, ["store_path", "host", "port", "query_timeout_ms"])
-    s.add_argument("--build", action="store_true", help="Build the store first when missing or stale.")
+    s.add_argument(
+        "--build", action="store_true", help="Build the store first when missing or stale."
+    )
     s.set_defaults(func=run_serve)
 
     i = cmds.add_parser("info", help="Print the store's metadata and counts.")

@@ -50,7 +50,9 @@ class Budget:
 
     def check(self) -> None:
         if self.expired():
-            raise QueryError(f"query too expensive: stopped after {self.ms} ms; narrow it (species, fields, terms)")
+            raise QueryError(
+                f"query too expensive: stopped after {self.ms} ms; narrow it (species, fields, terms)"
+            )
 
 
 class GeneStore:
@@ -73,7 +75,9 @@ class GeneStore:
         try:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            raise StoreNotBuilt(f"{self.path} is not a gene store ({exc}): rebuild it with `python -m assistant store build --force`") from None
+            raise StoreNotBuilt(
+                f"{self.path} is not a gene store ({exc}): rebuild it with `python -m assistant store build --force`"
+            ) from None
         self.meta = json.loads(meta["meta"])
         self.counts = json.loads(meta.get("counts", "{}"))
         self.field_kinds: dict[str, str] = json.loads(meta["fields"])
@@ -119,7 +123,9 @@ class GeneStore:
             con.set_progress_handler(None, 0)
 
     def _searcher(self, con) -> Searcher:
-        return Searcher(con, self.field_kinds, self.n_genes, self.taxid, self.meta.get("max_gene_length"))
+        return Searcher(
+            con, self.field_kinds, self.n_genes, self.taxid, self.meta.get("max_gene_length")
+        )
 
     # --- GET /v3/query -------------------------------------------------------------------------------
     def query(self, q: str | None = None, **raw) -> dict:
@@ -158,7 +164,9 @@ class GeneStore:
         hits = self._hits(con, page_ids, page_scores, params.fields, params.dotfield)
         return {"took": _ms(t0), "total": total, "max_score": max_score, "hits": hits, **result}
 
-    def _filter(self, con, scores: dict[int, float], params: Params, species) -> tuple[np.ndarray, np.ndarray]:
+    def _filter(
+        self, con, scores: dict[int, float], params: Params, species
+    ) -> tuple[np.ndarray, np.ndarray]:
         if not scores:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         ids = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
@@ -243,7 +251,12 @@ class GeneStore:
                 )
             counts: Counter = Counter()
             if field == "taxid":
-                counts.update({int(k): int(c) for k, c in zip(*np.unique(self.taxid[ids], return_counts=True))})
+                counts.update(
+                    {
+                        int(k): int(c)
+                        for k, c in zip(*np.unique(self.taxid[ids], return_counts=True))
+                    }
+                )
                 with_field = len(ids)
             else:
                 values = self._field_values(con, ids, field)
@@ -264,12 +277,18 @@ class GeneStore:
 
     # --- documents and projection -------------------------------------------------------------------------
     def _docs(self, con, ids, fields: list[str] | None) -> dict[int, dict]:
-        need_extra = fields is None or fields == ["all"] or any(f.split(".")[0] in BIG_KEYS or "*" in f for f in fields)
+        need_extra = (
+            fields is None
+            or fields == ["all"]
+            or any(f.split(".")[0] in BIG_KEYS or "*" in f for f in fields)
+        )
         out = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             cols = "id, core, extra" if need_extra else "id, core, NULL"
-            for gid, core, extra in con.execute(f"SELECT {cols} FROM genes WHERE id IN ({marks})", chunk):
+            for gid, core, extra in con.execute(
+                f"SELECT {cols} FROM genes WHERE id IN ({marks})", chunk
+            ):
                 doc = orjson.loads(core)
                 if extra:
                     doc.update(orjson.loads(zlib.decompress(extra)))
@@ -298,7 +317,13 @@ class GeneStore:
                 oldest = min(self._scrolls, key=lambda s: self._scrolls[s]["expires"])
                 del self._scrolls[oldest]
             sid = uuid.uuid4().hex
-            self._scrolls[sid] = {"ids": ids, "score": score, "pos": batch, "params": params, "expires": now + SCROLL_TTL_S}
+            self._scrolls[sid] = {
+                "ids": ids,
+                "score": score,
+                "pos": batch,
+                "params": params,
+                "expires": now + SCROLL_TTL_S,
+            }
         hits = self._hits(con, ids[:batch], score[:batch], params.fields, params.dotfield)
         return {"hits": hits, "_scroll_id": sid}
 
@@ -319,7 +344,13 @@ class GeneStore:
         p = state["params"]
         ids, score = state["ids"][start : start + batch], state["score"][start : start + batch]
         hits = self._run(lambda con, _b: self._hits(con, ids, score, p.fields, p.dotfield))
-        return {"took": _ms(t0), "total": int(len(state["ids"])), "max_score": None, "hits": hits, "_scroll_id": sid}
+        return {
+            "took": _ms(t0),
+            "total": int(len(state["ids"])),
+            "max_score": None,
+            "hits": hits,
+            "_scroll_id": sid,
+        }
 
     # --- POST /v3/query (querymany) -----------------------------------------------------------------------------
     def querymany(self, q, scopes=None, **raw) -> list[dict]:
@@ -345,7 +376,9 @@ class GeneStore:
             for path, kind in targets:
                 if kind == "text":
                     for t in terms:
-                        for g, s in searcher.fts(TEXT_COLUMNS[path], [w.lower() for w in t.split()], phrase=True).items():
+                        for g, s in searcher.fts(
+                            TEXT_COLUMNS[path], [w.lower() for w in t.split()], phrase=True
+                        ).items():
                             per_term[t][g] = max(per_term[t].get(g, 0.0), weight * s / 2)
                     continue
                 wanted: dict[str, list[str]] = {}
@@ -354,7 +387,10 @@ class GeneStore:
                 values = list(wanted)
                 for chunk in _chunks(values):
                     marks = ",".join("?" * len(chunk))
-                    rows = con.execute(f"SELECT value, gene FROM kw WHERE field=? AND value IN ({marks})", (path, *chunk))
+                    rows = con.execute(
+                        f"SELECT value, gene FROM kw WHERE field=? AND value IN ({marks})",
+                        (path, *chunk),
+                    )
                     for value, g in rows:
                         for t in wanted[value]:
                             per_term[t][g] = max(per_term[t].get(g, 0.0), weight)
@@ -375,7 +411,12 @@ class GeneStore:
                 continue
             for g, s in zip(ids, score):
                 doc = docs[int(g)]
-                hit = {"query": t, "_id": doc["_id"], "_score": round(float(s), 4), **project(doc, wanted_fields)}
+                hit = {
+                    "query": t,
+                    "_id": doc["_id"],
+                    "_score": round(float(s), 4),
+                    **project(doc, wanted_fields),
+                }
                 out.append(dotted(hit) if params.dotfield else hit)
         return out
 
@@ -393,7 +434,9 @@ class GeneStore:
     def _resolve_id(self, con, gid: str) -> int | None:
         key = gid.lower()
         for field in ("_id", "ensembl.gene", "retired"):
-            row = con.execute("SELECT gene FROM kw WHERE field=? AND value=? ORDER BY gene LIMIT 1", (field, key)).fetchone()
+            row = con.execute(
+                "SELECT gene FROM kw WHERE field=? AND value=? ORDER BY gene LIMIT 1", (field, key)
+            ).fetchone()
             if row:
                 return row[0]
         return None
@@ -413,19 +456,28 @@ class GeneStore:
         if not terms:
             raise QueryError("Missing required parameter: ids")
         if len(terms) > self.api.limits["max_post_terms"]:
-            raise QueryError(f"too many ids in one POST: {len(terms)} (max {self.api.limits['max_post_terms']})")
+            raise QueryError(
+                f"too many ids in one POST: {len(terms)} (max {self.api.limits['max_post_terms']})"
+            )
         params = parse_params({"fields": fields, "dotfield": dotfield})
 
         def run(con, budget):
             rows = {t: self._resolve_id(con, t) for t in terms}
-            docs = self._docs(con, sorted({r for r in rows.values() if r}), params.fields or ["all"])
+            docs = self._docs(
+                con, sorted({r for r in rows.values() if r}), params.fields or ["all"]
+            )
             out = []
             for t in terms:
                 if rows[t] is None:
                     out.append({"query": t, "notfound": True})
                     continue
                 doc = docs[rows[t]]
-                hit = {"query": t, "_id": doc["_id"], "_version": 1, **project(doc, params.fields or ["all"])}
+                hit = {
+                    "query": t,
+                    "_id": doc["_id"],
+                    "_version": 1,
+                    **project(doc, params.fields or ["all"]),
+                }
                 out.append(dotted(hit) if params.dotfield else hit)
             return out
 
@@ -444,15 +496,32 @@ class GeneStore:
             "build_version": self.meta.get("fingerprint"),
             "src": {
                 name: {"version": version or "unknown"}
-                for name, version in {**self.meta.get("packages", {}), **{k: ",".join(v) for k, v in self.meta.get("source_files", {}).items()}}.items()
+                for name, version in {
+                    **self.meta.get("packages", {}),
+                    **{k: ",".join(v) for k, v in self.meta.get("source_files", {}).items()},
+                }.items()
             },
             "stats": stats,
             "taxonomy": dict(self.api.species),
-            "genome_assembly": {"human": "hg38", "mouse": "mm39", "rat": "mRatBN7.2", "fruitfly": "dm6", "nematode": "ce11", "zebrafish": "danRer11", "pig": "susScr11"},
+            "genome_assembly": {
+                "human": "hg38",
+                "mouse": "mm39",
+                "rat": "mRatBN7.2",
+                "fruitfly": "dm6",
+                "nematode": "ce11",
+                "zebrafish": "danRer11",
+                "pig": "susScr11",
+            },
         }
 
     def metadata_fields(self, search: str | None = None) -> dict:
-        types = {"keyword": "keyword", "text": "text", "number": "long", "none": "keyword", "object": "object"}
+        types = {
+            "keyword": "keyword",
+            "text": "text",
+            "number": "long",
+            "none": "keyword",
+            "object": "object",
+        }
         out = {}
         for path, kind in sorted(self.field_kinds.items()):
             if search and search.lower() not in path.lower():
@@ -498,7 +567,12 @@ def project(doc: dict, fields: list[str]) -> dict:
         if "*" in f:
             for key in doc:
                 if key != "_id" and fnmatch.fnmatch(key, f.split(".")[0]):
-                    _merge(out, {key: doc[key]} if "." not in f else project({key: doc[key]}, [key + f[f.index("."):]]))
+                    _merge(
+                        out,
+                        {key: doc[key]}
+                        if "." not in f
+                        else project({key: doc[key]}, [key + f[f.index(".") :]]),
+                    )
             continue
         part = _pick(doc, f.split("."))
         if part is not None:
@@ -522,7 +596,12 @@ def _merge(into: dict, part: dict) -> None:
     for k, v in part.items():
         if k in into and isinstance(into[k], dict) and isinstance(v, dict):
             _merge(into[k], v)
-        elif k in into and isinstance(into[k], list) and isinstance(v, list) and len(into[k]) == len(v):
+        elif (
+            k in into
+            and isinstance(into[k], list)
+            and isinstance(v, list)
+            and len(into[k]) == len(v)
+        ):
             into[k] = [_merge_item(a, b) for a, b in zip(into[k], v)]
         else:
             into[k] = v

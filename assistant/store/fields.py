@@ -88,7 +88,13 @@ ALL_KEYWORD_FIELDS = (
 )
 
 # Fields whose values also match without their version suffix (NM_001798.5 ↔ NM_001798).
-VERSIONED_FIELDS = {"refseq.rna", "refseq.protein", "refseq.genomic", "accession.rna", "accession.protein"}
+VERSIONED_FIELDS = {
+    "refseq.rna",
+    "refseq.protein",
+    "refseq.genomic",
+    "accession.rna",
+    "accession.protein",
+}
 
 # Top-level keys kept in the compressed `extra` column: only read when asked for.
 BIG_KEYS = {"go", "pathway", "ensembl", "refseq", "homologene", "accession", "interpro", "exons"}

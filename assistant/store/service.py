@@ -55,7 +55,7 @@ async def read_params(request: Request) -> dict:
         except ValueError:
             raise QueryError("request body is not valid JSON") from None
         if not isinstance(data, dict):
-            raise QueryError("JSON body must be an object such as {\"q\": [...], \"scopes\": [...]}")
+            raise QueryError('JSON body must be an object such as {"q": [...], "scopes": [...]}')
         params.update(data)
     elif body:
         from urllib.parse import parse_qsl
@@ -141,5 +141,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     store = GeneStore.open(settings.store_path, settings.query_timeout_ms)
-    print(f"MyGene-compatible API on http://{settings.host}:{settings.port}/v3 ({store.n_genes:,} genes)")
+    print(
+        f"MyGene-compatible API on http://{settings.host}:{settings.port}/v3 ({store.n_genes:,} genes)"
+    )
     uvicorn.run(create_app(store), host=settings.host, port=settings.port, log_level="warning")

@@ -108,7 +108,9 @@ def open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", errors="replace")
 
 
-def read_tsv(path: Path, header: bool = True, comment_header: bool = False) -> Iterator[dict | list]:
+def read_tsv(
+    path: Path, header: bool = True, comment_header: bool = False
+) -> Iterator[dict | list]:
     """Rows of a TSV file as dicts (header) or lists; stops with a warning on a truncated file."""
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -159,7 +161,9 @@ def find_sources(folder: Path) -> dict[str, list[SourceFile]]:
             continue
         n = path.name
         low = n.lower()
-        if low.endswith((".gene_info.gz", ".gene_info")) or re.search(r"\.gene_info\.[\w-]+\.gz$", n):
+        if low.endswith((".gene_info.gz", ".gene_info")) or re.search(
+            r"\.gene_info\.[\w-]+\.gz$", n
+        ):
             latin = n.split(".")[0].replace("_", " ").lower()
             add("ncbi", path, taxid=TAXID_BY_LATIN.get(latin))
         elif low.startswith("hgnc_complete_set"):
@@ -290,7 +294,12 @@ def read_go_terms(path: Path, taxid: int) -> Iterator[tuple[int, int, str, dict]
             continue
         cat = GO_CATEGORY.get((row.get("Category") or "").lower())
         if cat:
-            yield taxid, gene, cat, {"id": row["GO_ID"], "term": row.get("GO_term", ""), "category": cat}
+            yield (
+                taxid,
+                gene,
+                cat,
+                {"id": row["GO_ID"], "term": row.get("GO_term", ""), "category": cat},
+            )
 
 
 def read_ncbi2reactome(path: Path) -> Iterator[tuple[int, int, str, str]]:
