@@ -37,8 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, add_settings_arguments, settings_from_args
-from .datagen.endpoint import BadOutput, EndpointUnavailable, JsonClient, open_endpoint
+from .config import Settings, settings_from_args
+from .datagen.endpoint import (
+    BadOutput,
+    EndpointUnavailable,
+    JsonClient,
+    add_endpoint_arguments,
+    open_endpoint,
+)
 from .datagen.report import Report
 from .errors import ConfigError
 from .prompts import load_template
@@ -399,22 +405,7 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=20, help="Fields per request.")
     p.add_argument("--retries", type=int, default=2, help="Rounds re-asking missing fields.")
     p.add_argument("--limit", type=int, default=None, help="Describe at most N new fields.")
-    p.add_argument("--timeout", type=float, default=120.0, help="Seconds per model request.")
-    p.add_argument(
-        "--start-timeout", type=float, default=180.0, help="Seconds to wait for the local server."
-    )
-    add_settings_arguments(
-        p,
-        [
-            "model",
-            "server_port",
-            "n_threads",
-            "openai_base_url",
-            "openai_model",
-            "temperature",
-            "seed",
-        ],
-    )
+    add_endpoint_arguments(p)
     p.set_defaults(func=_cmd_annotate)
 
 

@@ -11,19 +11,11 @@ from pathlib import Path
 from ..config import add_settings_arguments, settings_from_args
 from ..errors import ConfigError
 from ..pairs import SPLITS
+from .endpoint import add_endpoint_arguments
 
-SETTINGS = [
-    "backend",
-    "store_path",
-    "live_url",
-    "model",
-    "server_port",
-    "n_threads",
-    "openai_base_url",
-    "openai_model",
-    "temperature",
-    "seed",
-]
+SETTINGS = ["backend", "store_path", "live_url"]
+"""Settings of the backend the queries are checked on (the endpoint's come from
+:func:`~assistant.datagen.endpoint.add_endpoint_arguments`)."""
 
 EPILOG = """\
 Reads nginx/Apache combined logs, CSV exports with a log.path column, JSONL of query strings and
@@ -70,12 +62,9 @@ def add_commands(sub) -> None:
         help="Split fractions train,validation,test (default 0.9,0.05,0.05).",
     )
     p.add_argument("--split-seed", type=int, default=0, help="Seed of the split.")
-    p.add_argument("--timeout", type=float, default=120.0, help="Seconds per model request.")
-    p.add_argument(
-        "--start-timeout", type=float, default=180.0, help="Seconds to wait for the local server."
-    )
     p.add_argument("--no-progress", action="store_true", help="No progress bars.")
     add_settings_arguments(p, SETTINGS)
+    add_endpoint_arguments(p)
     p.set_defaults(func=_cmd_datagen)
 
 

@@ -46,6 +46,29 @@ SERVER_EXTRAS = ("sse_starlette", "starlette_context")
 """Modules ``llama_cpp.server`` needs beyond llama-cpp-python (its ``[server]`` extras)."""
 
 
+ENDPOINT_SETTINGS = [
+    "model",
+    "server_port",
+    "n_threads",
+    "openai_base_url",
+    "openai_model",
+    "temperature",
+    "seed",
+]
+"""Settings of the model endpoint that `datagen` and `annotate` both take as flags."""
+
+
+def add_endpoint_arguments(parser) -> None:
+    """The flags of the instruction-writing endpoint, shared by `datagen` and `annotate`."""
+    from ..config import add_settings_arguments
+
+    parser.add_argument("--timeout", type=float, default=120.0, help="Seconds per model request.")
+    parser.add_argument(
+        "--start-timeout", type=float, default=180.0, help="Seconds to wait for the local server."
+    )
+    add_settings_arguments(parser, ENDPOINT_SETTINGS)
+
+
 class EndpointUnavailable(ModelError):
     """The instruction-writing server cannot be reached (not started, died, timed out)."""
 

@@ -57,19 +57,21 @@ def guess_intent(canonical_query: str) -> str:
     return "text_search"
 
 
+def _jsonl_rows(path: Path) -> list[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file (none if it is missing)."""
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [(n, json.loads(line)) for n, line in enumerate(lines, 1) if line.strip()]
+
+
 def example_pairs(path: Path = EXAMPLE_PAIRS) -> list[Pair]:
     """data/docs/example_pairs.jsonl as ``docs`` pairs (pinned to train)."""
-    out = []
-    if not path.is_file():
-        return out
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            row = json.loads(line)
-            out.append(
-                Pair(row["question"], row["query"], id=f"docs-{n:04d}", source="docs", style="neutral",
-                     extra={"pin": "train"})
-            )  # fmt: skip
-    return out
+    return [
+        Pair(row["question"], row["query"], id=f"docs-{n:04d}", source="docs", style="neutral",
+             extra={"pin": "train"})
+        for n, row in _jsonl_rows(path)
+    ]  # fmt: skip
 
 
 def zero_shot_examples(path: Path = ZERO_SHOT) -> list[Pair]:
@@ -88,18 +90,12 @@ def zero_shot_examples(path: Path = ZERO_SHOT) -> list[Pair]:
 def seed_questions(path: Path = SEED_QUESTIONS) -> list[Pair]:
     """Hand-written questions for queries of the seed query log (``log``) and of the query
     documentation (``docs``)."""
-    out = []
-    if not path.is_file():
-        return out
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            row = json.loads(line)
-            source = row.get("source", "log")
-            out.append(
-                Pair(row["question"], row["query"], id=f"seed-{source}-{n:04d}", source=source,
-                     style=row.get("style", "neutral"))
-            )  # fmt: skip
-    return out
+    return [
+        Pair(row["question"], row["query"], id=f"seed-{source}-{n:04d}", source=source,
+             style=row.get("style", "neutral"))
+        for n, row in _jsonl_rows(path)
+        for source in [row.get("source", "log")]
+    ]  # fmt: skip
 
 
 def real_pairs() -> list[Pair]:
