@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from .config import Settings, markdown_table
+from .markers import replace_block, write_block
 
 
 def add_commands(sub) -> None:
@@ -17,21 +17,15 @@ def add_commands(sub) -> None:
     p.set_defaults(func=run)
 
 
-START, END = "<!-- config:start -->", "<!-- config:end -->"
-
-
 def with_table(readme: str) -> str:
     """README text with the configuration table between its markers replaced."""
-    head, _, rest = readme.partition(START)
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{markdown_table()}\n{END}{tail}"
+    return replace_block(readme, "config", markdown_table())
 
 
 def run(args) -> int:
     if args.write:
-        path = Path(args.write)
-        path.write_text(with_table(path.read_text()))
-        print(f"updated the configuration table in {path}")
+        changed = write_block(args.write, "config", markdown_table())
+        print(f"{'updated' if changed else 'unchanged'}: the configuration table in {args.write}")
     elif args.markdown:
         print(markdown_table())
     else:

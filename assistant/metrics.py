@@ -457,11 +457,13 @@ def as_percent(value: float | None) -> str:
     )
 
 
-def _sec(value: float | None) -> str:
+def seconds(value: float | None) -> str:
+    """Seconds with two decimals for tables; ``–`` for a missing value."""
     return "–" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
-def _tokens(value: float | None) -> str:
+def token_count(value: float | None) -> str:
+    """A (mean) token count rounded for tables; ``–`` for a missing value."""
     return "–" if value is None else str(round(value))
 
 
@@ -489,10 +491,10 @@ def summary_table(runs: Sequence[dict[str, Any]]) -> str:
             "" if grammar is None else ("on" if grammar else "off"),
             str(s.get("scored", s.get("n", 0))),
             *(as_percent(s["metrics"].get(m)) for m in TABLE_METRICS),
-            _sec(lat.get("generate", {}).get("p50")),
-            _sec(lat.get("generate", {}).get("p95")),
-            _sec(lat.get("total", {}).get("p50")),
-            _tokens(s.get("tokens", {}).get("prompt", {}).get("mean")),
+            seconds(lat.get("generate", {}).get("p50")),
+            seconds(lat.get("generate", {}).get("p95")),
+            seconds(lat.get("total", {}).get("p50")),
+            token_count(s.get("tokens", {}).get("prompt", {}).get("mean")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -5,6 +5,7 @@
     python evals/eval_lm.py --mode ft --model models/weights/ft-qwen0.5b.gguf --split test
     python evals/eval_lm.py --mode rag --pairs data/docs/example_pairs.jsonl
     python evals/eval_lm.py --compare evals/results/*
+    python evals/eval_lm.py --compare evals/results/*-test/ --write README.md
 
 Every test question goes through the assistant's own pipeline (:class:`assistant.pipeline.Assistant`:
 the same retrieval, prompts, grammar, retry and execution as the page), the model's query is
@@ -21,7 +22,9 @@ A run folder (``--out``, default ``evals/results/<model>-<mode>-<grammar>-<split
 
 Re-running with the same ``--out`` skips the items already in ``responses.jsonl`` (resume);
 ``--restart`` starts the folder over. ``--compare DIR ...`` prints one markdown table across
-run folders and writes ``comparison.md`` and ``comparison.png`` beside them.
+run folders and writes ``comparison.md`` and ``comparison.png`` beside them; with
+``--write README.md`` it also replaces the README's evaluation table (between
+``<!-- eval:start -->`` and ``<!-- eval:end -->``): one row per run with the command that made it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from assistant import metrics  # noqa: E402
 from assistant.cli import run_edge  # noqa: E402
 from assistant.config import Settings, add_settings_arguments, settings_from_args  # noqa: E402
 from assistant.errors import AssistantError, ConfigError, QueryError  # noqa: E402
+from assistant.markers import write_block  # noqa: E402
 
 MODE_NAMES = {"zero": "zero-shot"}
 MODE_CHOICES = ("zero", "zero-shot", "rag", "icl", "rag+icl", "ft", "ft+rag")
@@ -472,6 +476,73 @@ def compare(paths: list[Path], out_dir: Path | None = None) -> str:
     return table
 
 
+README_METRICS = ("valid", "exact", "ast", "execution", "q_terms", "fields", "species")
+MODE_ORDER = ("ft", "ft+rag", "zero-shot", "rag", "icl", "rag+icl")
+DISPLAY_ONLY_FLAGS = ("--no-progress",)
+
+
+def run_command(entry: dict[str, Any]) -> str:
+    """The command that produced a run's full item set: its last call (a resumed run's earlier
+    calls only did a prefix of the same items), without flags that change only the display."""
+    command = entry.get("command") or (entry.get("commands") or [""])[-1]
+    words = [w for w in shlex.split(command) if w not in DISPLAY_ONLY_FLAGS]
+    return shlex.join(words)
+
+
+def readme_table(entries: list[dict[str, Any]], default_model: str | None = None) -> str:
+    """The README's evaluation table: a row per run with its command, the ``default_model``'s
+    runs first, then the model with most runs; modes in :data:`MODE_ORDER`, grammar on first.
+
+    >>> from assistant.metrics import summarize
+    >>> s = summarize([{"scores": {"valid": True, "exact": True}, "timings": {"generate": 0.5}}])
+    >>> e = {"model": "m", "mode": "icl", "grammar": True, "summary": s,
+    ...      "command": "python evals/eval_lm.py --mode icl --no-progress"}
+    >>> print(readme_table([e]).splitlines()[2])
+    | m | icl | on | 1 | 100% | 100% | – | – | – | – | – | 0.50 | – | – | `python evals/eval_lm.py --mode icl` |
+    """
+    runs_per_model: dict[str, int] = defaultdict(int)
+    for e in entries:
+        runs_per_model[e.get("model", "")] += 1
+
+    def order(e: dict[str, Any]) -> tuple:
+        model, mode = e.get("model", ""), e.get("mode", "")
+        return (
+            model != default_model,
+            -runs_per_model[model],
+            model,
+            MODE_ORDER.index(mode) if mode in MODE_ORDER else len(MODE_ORDER),
+            not e.get("grammar", True),
+        )
+
+    head = ["model", "mode", "grammar", "n", *README_METRICS]
+    head += ["generate p50 s", "total p50 s", "prompt tok", "command"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in sorted(entries, key=order):
+        s = e["summary"]
+        lat, tokens = s.get("latency", {}), s.get("tokens", {})
+        cells = [
+            e.get("model", ""),
+            e.get("mode", ""),
+            "on" if e.get("grammar", True) else "off",
+            str(s.get("scored", s.get("n", 0))),
+            *(metrics.as_percent(s["metrics"].get(m)) for m in README_METRICS),
+            metrics.seconds(lat.get("generate", {}).get("p50")),
+            metrics.seconds(lat.get("total", {}).get("p50")),
+            metrics.token_count(tokens.get("prompt", {}).get("mean")),
+            f"`{run_command(e)}`",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_readme_table(paths: list[Path], readme: Path) -> bool:
+    """Replace the evaluation table in ``readme`` with the runs among ``paths``."""
+    entries = load_runs(paths)
+    if not entries:
+        raise ConfigError("no run folders among the paths given (a run folder has a run.json)")
+    return write_block(readme, "eval", readme_table(entries, Settings().model))
+
+
 # --- the command -----------------------------------------------------------------------------
 
 
@@ -505,6 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--compare", nargs="+", type=Path, metavar="RUN", help="Compare run folders and exit."
     )
     ap.add_argument("--compare-out", type=Path, help="Where --compare writes its md and png.")
+    ap.add_argument(
+        "--write",
+        type=Path,
+        metavar="README",
+        help="With --compare: replace the table between the eval markers of this file.",
+    )
     add_settings_arguments(ap, SETTING_FLAGS)
     return ap
 
@@ -634,9 +711,19 @@ def _now() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.write and not args.compare:
+        parser.error("--write goes with --compare RUN ...")
     if args.compare:
-        return run_edge(lambda: print(compare(args.compare, args.compare_out)))
+
+        def compare_and_write() -> None:
+            print(compare(args.compare, args.compare_out))
+            if args.write:
+                changed = write_readme_table(args.compare, args.write)
+                print(f"{'updated' if changed else 'unchanged'}: the evaluation table in {args.write}")
+
+        return run_edge(compare_and_write)
     result: dict[str, Any] = {}
     status = run_edge(
         lambda: result.update(run(args, argv)),

@@ -5,21 +5,23 @@
 #   evals/run_all.sh                      # everything below, on the test split
 #   SPLIT=validation evals/run_all.sh     # another split of data/pairs/
 #   LIMIT=50 evals/run_all.sh             # the first 50 items of each run only
-#   BEST_MODE=icl evals/run_all.sh        # the mode the 1.5B and SmolLM2 runs use
+#   BEST_MODE=rag+icl evals/run_all.sh    # the mode the 1.5B and SmolLM2 runs use (default icl,
+#                                         # the base 0.5B's best mode)
 #   FT_MODEL=qwen2.5-coder-0.5b-mygene    # the fine-tuned registry entry for the ft modes
 #
 # 1. qwen2.5-coder-0.5b (the default) in zero, rag, icl and rag+icl, with and without grammar;
 # 2. the fine-tuned model ($FT_MODEL) in ft and ft+rag, with and without grammar (skipped, with a
 #    message, while it is not in models/registry.toml);
 # 3. qwen2.5-coder-1.5b and smollm2-135m in $BEST_MODE with the grammar;
-# 4. one comparison table across every run: evals/results/comparison.{md,png}.
+# 4. one comparison table across the split's runs: evals/results/comparison.{md,png}; on the full
+#    test split it also rewrites the README's evaluation table (a row per run, with its command).
 # Run folders: evals/results/<model>-<mode>-<grammar|nogrammar>-<split>/ (see evals/results/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PY:-.venv/bin/python}
 SPLIT=${SPLIT:-test}
-BEST_MODE=${BEST_MODE:-rag+icl}
+BEST_MODE=${BEST_MODE:-icl}
 FT_MODEL=${FT_MODEL:-qwen2.5-coder-0.5b-mygene}
 RESULTS=${RESULTS:-evals/results}
 EXTRA=()
@@ -54,4 +56,6 @@ fi
 run qwen2.5-coder-1.5b "$BEST_MODE" grammar
 run smollm2-135m "$BEST_MODE" grammar
 
-"$PY" evals/eval_lm.py --compare "$RESULTS"/*/
+WRITE=()
+[[ $SPLIT == test && -z "${LIMIT:-}" ]] && WRITE=(--write README.md)
+"$PY" evals/eval_lm.py --compare "$RESULTS"/*-"$SPLIT"/ "${WRITE[@]}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -207,10 +208,37 @@ def test_no_grammar_run_and_compare(eval_lm, workspace, capsys):
     assert (workspace["results"] / "comparison.png").stat().st_size > 0
     assert (workspace["results"] / "comparison.md").read_text().strip() == done.stdout.strip()
 
+    # the README's table: between its markers only, a row per run with the command that made it
+    readme = workspace["root"] / "README-eval.md"
+    readme.write_text("# Title\n\n<!-- eval:start -->\nold\n<!-- eval:end -->\n\nafter\n")
+    assert eval_lm.main(["--compare", *folders, "--write", str(readme)]) == 0
+    assert "updated: the evaluation table" in capsys.readouterr().out
+    text = readme.read_text()
+    assert text.startswith("# Title\n\n<!-- eval:start -->\n| model | mode | grammar | n |")
+    assert text.endswith("<!-- eval:end -->\n\nafter\n") and "old" not in text
+    row = next(line for line in text.splitlines() if "| zero-shot | off |" in line)
+    flags = [f for f in workspace["flags"] if f != "--no-progress"]  # display-only: left out
+    assert row.endswith(f"`python evals/eval_lm.py {shlex.join([*argv, *flags])}` |")
+    assert eval_lm.main(["--compare", *folders, "--write", str(readme)]) == 0
+    assert "unchanged" in capsys.readouterr().out
+
 
 def test_compare_without_runs_is_a_clear_error(eval_lm, tmp_path, capsys):
     assert eval_lm.main(["--compare", str(tmp_path)]) == 2
     assert "no run folders" in capsys.readouterr().err
+
+
+def test_readme_without_markers_is_a_clear_error(eval_lm, workspace, tmp_path, capsys):
+    out = workspace["results"] / "zero-nogrammar"
+    argv = ["--mode", "zero", "--no-grammar", "--limit", "1", "--out", str(out)]
+    assert eval_lm.main([*argv, *workspace["flags"]]) == 0
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    assert eval_lm.main(["--compare", str(out), "--write", str(readme)]) == 2
+    assert "no <!-- eval:start --> … <!-- eval:end --> block" in capsys.readouterr().err
+    assert readme.read_text() == "no markers here\n"  # nothing lost
+    with pytest.raises(SystemExit):
+        eval_lm.main(["--write", str(readme)])  # --write needs --compare
 
 
 def test_missing_split_is_a_clear_error(eval_lm, tmp_path, capsys):
