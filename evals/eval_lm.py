@@ -721,7 +721,9 @@ def main(argv: list[str] | None = None) -> int:
             print(compare(args.compare, args.compare_out))
             if args.write:
                 changed = write_readme_table(args.compare, args.write)
-                print(f"{'updated' if changed else 'unchanged'}: the evaluation table in {args.write}")
+                print(
+                    f"{'updated' if changed else 'unchanged'}: the evaluation table in {args.write}"
+                )
 
         return run_edge(compare_and_write)
     result: dict[str, Any] = {}
