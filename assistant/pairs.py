@@ -571,14 +571,43 @@ def load_pairs(folder: Path | str | None = None, split: str = "train") -> list[P
             f"no {split} pairs at {path} — run `python -m assistant pairs synth` "
             "(or set QA_PAIRS_DIR)"
         )
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    return read_pairs_file(path)
+
+
+def read_pairs_file(path: Path | str, limit: int | None = None) -> list[Pair]:
+    """The pairs in any JSONL file of ``{"question": ..., "query": ...}`` objects (other keys ride
+    along), the first ``limit`` only if given. A pair without an id gets ``<file stem>-<line>``.
+
+    A line that is not JSON, or not an object with non-empty ``question`` and ``query`` strings,
+    raises :class:`ConfigError` naming the file and line; blank lines are skipped.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read pairs from {path}: {exc.strerror}") from None
+    out: list[Pair] = []
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            out.append(Pair.from_dict(json.loads(line)))
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{n} is not JSON ({exc}); fix or remove the line") from None
+            raise ConfigError(
+                f"{path}:{n} is not valid JSON ({exc.msg}); fix or drop that line"
+            ) from None
+        if not isinstance(row, dict) or not all(
+            isinstance(row.get(k), str) and row[k].strip() for k in ("question", "query")
+        ):
+            raise ConfigError(
+                f'{path}:{n} lacks a non-empty "question" or "query" string; every line must be '
+                'like {"question": "Entrez id of CDK2?", "query": "/v3/query?q=symbol:CDK2"}'
+            )
+        pair = Pair.from_dict(row)
+        pair.id = pair.id or f"{path.stem}-{n:05d}"
+        out.append(pair)
+        if limit and len(out) >= limit:
+            break
     return out
 
 

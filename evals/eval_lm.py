@@ -89,7 +89,7 @@ def load_items(settings: Settings, split: str, pairs_file: Path | None) -> tuple
     """The pairs to evaluate and where they came from: ``--pairs FILE`` (any JSONL of
     question/query lines) or the ``split`` of the pairs folder. Pairs without an id get
     ``<file stem>-<line>``."""
-    from assistant.pairs import Pair, load_pairs
+    from assistant.pairs import load_pairs, read_pairs_file
 
     if pairs_file is None:
         pairs = load_pairs(settings.pairs_dir, split)
@@ -97,16 +97,7 @@ def load_items(settings: Settings, split: str, pairs_file: Path | None) -> tuple
     else:
         if not pairs_file.is_file():
             raise ConfigError(f"pairs file not found at {pairs_file}")
-        pairs, source = [], str(pairs_file)
-        for n, line in enumerate(pairs_file.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                pair = Pair.from_dict(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{pairs_file}:{n} is not JSON ({exc})") from None
-            pair.id = pair.id or f"{pairs_file.stem}-{n:05d}"
-            pairs.append(pair)
+        pairs, source = read_pairs_file(pairs_file), str(pairs_file)
     seen: set[str] = set()
     for n, pair in enumerate(pairs, 1):
         pair.id = pair.id or f"{split}-{n:05d}"

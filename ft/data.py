@@ -15,11 +15,11 @@ learned.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError
+from assistant.pairs import read_pairs_file
 from assistant.prompts import training_messages
 
 IGNORE = -100
@@ -43,37 +43,21 @@ def pairs_file(source: str | Path, split: str) -> Path:
 
 
 def read_pairs(path: Path, limit: int | None = None) -> list[dict[str, str]]:
-    """``[{"question", "query"}, ...]`` from a JSONL file of pairs (other keys are ignored).
+    """``[{"question", "query"}, ...]`` from a JSONL file of pairs (other keys are ignored), read
+    by :func:`assistant.pairs.read_pairs_file`.
 
     A line that is not a JSON object with non-empty ``question`` and ``query`` strings raises
     :class:`PairsError` naming the file and line; so does a file with no pairs.
     """
-    pairs = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PairsError(
-                    f"{path}:{n} is not valid JSON ({exc.msg}); fix or drop that line"
-                ) from None
-            if not isinstance(obj, dict) or not all(
-                isinstance(obj.get(k), str) and obj[k].strip() for k in ("question", "query")
-            ):
-                raise PairsError(
-                    f'{path}:{n} lacks a non-empty "question" or "query" string; every line must '
-                    'be like {"question": "Entrez id of CDK2?", "query": "/v3/query?q=symbol:CDK2"}'
-                )
-            pairs.append({"question": obj["question"], "query": obj["query"]})
-            if limit and len(pairs) >= limit:
-                break
+    try:
+        pairs = read_pairs_file(path, limit)
+    except ConfigError as exc:
+        raise PairsError(str(exc)) from None
     if not pairs:
         raise PairsError(
             f"{path} holds no pairs; regenerate the dataset or pass another --pairs file"
         )
-    return pairs
+    return [{"question": p.question, "query": p.query} for p in pairs]
 
 
 def encode_pair(
