@@ -5,8 +5,8 @@ again and, if still missing, reported — never silently dropped."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from chat_stub import chat_server
 
 from assistant.annotate import annotate, check_description, load_field_list, load_sample
 from assistant.cli import main
@@ -90,50 +90,30 @@ def test_annotate_with_local_server_resumes(tmp_path):
     assert set(load_fields(out).fields) == set(NAMES)  # the shape schema.load_fields reads
 
 
-class _OmitsOneField(BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint whose model always leaves out ``dbsnp.rsid`` (a real
-    model cannot be made to do that on demand)."""
+def _schema_names(body: dict) -> list[str]:
+    return list(body["response_format"]["json_schema"]["schema"]["properties"])
 
-    asked: list[list[str]] = []
 
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        names = list(body["response_format"]["json_schema"]["schema"]["properties"])
-        type(self).asked.append(names)
-        answer = {n: f"Description of {n} in a variant document." for n in names}
-        answer.pop("dbsnp.rsid", None)
-        reply = {
-            "id": "x", "object": "chat.completion", "created": 0, "model": "stub",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": json.dumps(answer)}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }  # fmt: skip
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def _omit_one_field(body: dict) -> str:
+    """A model that always leaves out ``dbsnp.rsid`` (a real model cannot be made to do that
+    on demand)."""
+    answer = {n: f"Description of {n} in a variant document." for n in _schema_names(body)}
+    answer.pop("dbsnp.rsid", None)
+    return json.dumps(answer)
 
 
 def test_missing_fields_are_asked_again_and_reported(tmp_path):
     fields_path, sample_path = write_inputs(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OmitsOneField)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        endpoint = Endpoint(f"http://127.0.0.1:{server.server_port}/v1", "k", "stub")
+    with chat_server(_omit_one_field) as (url, requests):
+        endpoint = Endpoint(url, "k", "stub")
         fields = load_field_list(fields_path, load_sample(sample_path))
         out = tmp_path / "out.json"
         output, report = annotate(Settings(), fields, out, "MyVariant", batch_size=4,
                                   retries=2, endpoint=endpoint)  # fmt: skip
-    finally:
-        server.shutdown()
+    asked = [list(_schema_names(body)) for body in requests]
     assert list(output) == NAMES and output["dbsnp.rsid"]["description"] == ""
     assert report.info["still_missing"] == ["dbsnp.rsid"] and report.info["complete"] is False
     assert report.counts["annotate"]["empty"] == 3  # first ask and two re-asks
     assert report.counts["annotate"]["re_asked"] == 2
-    assert _OmitsOneField.asked == [NAMES[:4], ["dbsnp.rsid"], ["dbsnp.rsid"], ["dbsnp.rsid"]]
+    assert asked == [NAMES[:4], ["dbsnp.rsid"], ["dbsnp.rsid"], ["dbsnp.rsid"]]
     assert json.loads(out.read_text())["dbsnp.rsid"]["description"] == ""

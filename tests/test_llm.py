@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
+from chat_stub import chat_server
 
 from assistant.config import Settings
 from assistant.errors import ModelError, UnknownModel
@@ -111,51 +109,12 @@ def test_missing_files_raise_model_errors(tmp_path):
         LlamaCppModel(smol, lora_path=tmp_path / "adapter.gguf").load()
 
 
-class _ChatServer(BaseHTTPRequestHandler):
-    """A minimal OpenAI-compatible /v1/chat/completions endpoint that records requests."""
-
-    requests: ClassVar[list[dict]] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append(body)
-        reply = {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "q=symbol:CDK2"},
-                }
-            ],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_openai_model_talks_to_a_compatible_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = Settings(
-            openai_base_url=f"http://127.0.0.1:{server.server_port}/v1", openai_api_key="local"
-        )
+    with chat_server(lambda body: "q=symbol:CDK2") as (url, requests):
+        settings = Settings(openai_base_url=url, openai_api_key="local")
         model = get_model("openai:qwen-local", settings)
         g = model.generate(QUESTION, grammar=YES_NO, max_tokens=5)
-    finally:
-        server.shutdown()
     assert (g.text, g.prompt_tokens, g.completion_tokens) == ("q=symbol:CDK2", 11, 4)
-    sent = _ChatServer.requests[-1]
+    sent = requests[-1]
     assert sent["model"] == "qwen-local" and sent["grammar"] == YES_NO
     assert sent["max_tokens"] == 5 and sent["messages"] == QUESTION
