@@ -37,7 +37,7 @@ from .prompts import (
     retry_messages,
     summary_messages,
 )
-from .query import Query, parse_query, validate
+from .query import Query, parse_query, relax_query, validate
 from .summarize import Summary, format_value, summarize, ungrounded
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class Answer:
 
     ``status``: ``ok``, ``no_hits``, ``ambiguous``, ``invalid`` (no valid query after the
     retry), ``error`` (the API refused or failed) or ``rejected`` (the input is not a question).
+    ``relaxed_from``: the model's query as sent, when it matched nothing and the hits come from
+    the same query with its symbol/alias/name/type terms searched in all fields (``sent``).
     ``timings`` are seconds per stage (retrieve, generate, execute, summarize, total);
     ``tokens`` the prompt and completion tokens of every generation together.
     """
@@ -79,6 +81,7 @@ class Answer:
     facets: dict[str, Any] = field(default_factory=dict)
     notfound: list[str] = field(default_factory=list)
     sent: str | None = None
+    relaxed_from: str | None = None
     url: str | None = None
     backend: str = ""
     notes: list[str] = field(default_factory=list)
@@ -107,6 +110,7 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "status": self.status,
             "url": self.url,
+            "relaxed_from": self.relaxed_from,
             "tokens": self.tokens,
         }
         if trace:
@@ -405,7 +409,11 @@ class Assistant:
         self, text: str, query: Query, ans: Answer, t_start: float, llm: bool = True
     ) -> Iterator[Event]:
         """Steps 3 and 4 for a valid ``query``: execute it, then summarize (with the model's
-        summary only when ``llm``); yields ``executed`` (when it ran), then ``answer``."""
+        summary only when ``llm``); yields ``executed`` (when it ran), then ``answer``.
+
+        A model's query (``llm``) that matches nothing runs once more with its symbol, alias,
+        name and type terms searched in all fields (:func:`~assistant.query.relax_query`); the
+        answer says so. A query someone wrote runs as written."""
         ans.url = query.to_url(self.settings.live_url)
 
         # 3. execute
@@ -420,6 +428,17 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
+        wider = relax_query(query) if llm and result.total == 0 else None
+        if wider is not None:
+            more = self._try(with_answer_fields(wider)[0])
+            if more is not None and more.total > 0:
+                ans.relaxed_from = result.sent.to_text()
+                result.notes.append(
+                    f"q={query.q} matched nothing; searched all fields for q={wider.q} instead"
+                )
+                more.notes[:0] = result.notes
+                query, result = wider, more
+                ans.url = wider.to_url(self.settings.live_url)
         ans.timings["execute"] = time.perf_counter() - t0
         if added:
             result.notes.append("added symbol, name and taxid to fields for the answer")
@@ -432,6 +451,11 @@ class Assistant:
         # 4. summarize
         t0 = time.perf_counter()
         summary = summarize(text, query, result, self.settings.answer_rows)
+        if ans.relaxed_from:
+            summary.text = (
+                f"No gene matched {parse_query(ans.relaxed_from).q} as written; "
+                f"searching all fields for {query.q} instead: {summary.text}"
+            )
         ans.status, ans.intent, ans.answer = summary.status, summary.intent, summary.text
         ans.columns, ans.rows, ans.candidates = summary.columns, summary.rows, summary.candidates
         ans.grounded = not ungrounded(summary.text, result, result.sent)
@@ -440,6 +464,14 @@ class Assistant:
         ans.timings["summarize"] = time.perf_counter() - t0
         ans.timings["total"] = time.perf_counter() - t_start
         yield Event("answer", ans)
+
+    def _try(self, query: Query) -> Result | None:
+        """The result of ``query``, or None when the backend refuses or fails."""
+        try:
+            return self.backend.query(query)
+        except (QueryError, BackendError) as exc:
+            log.info("the relaxed query %s failed: %s", query.to_text(), exc)
+            return None
 
     def _generate(self, messages, ans: Answer, tokens: bool):
         """Generate one query line (a sub-generator: yields ``token`` events, returns the

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from scripted import ScriptedModel
 
 from assistant.config import ROOT, Settings
 from assistant.grammar import load_grammar
@@ -288,3 +289,15 @@ def test_a_model_failure_scores_as_wrong_and_does_not_stop_the_run(eval_lm, tiny
     assert row["status"] == "failed" and "QA_N_CTX" in row["errors"][0]
     assert row["scores"]["valid"] is False and row["scores"]["execution"] is False
     assert row["execution"]["ref"]["total"] >= 1 and "error" not in row
+
+
+def test_a_widened_answer_is_scored_on_the_models_own_query(eval_lm, tiny_store, tiny_store_path):
+    from assistant.pairs import Pair
+
+    settings = Settings(store_path=tiny_store_path, backend="embedded")
+    pair = Pair(id="w-1", question="human kinases?", query="/v3/query?q=kinase&species=human")
+    model = ScriptedModel(["/v3/query?q=symbol:kinase&species=human"])
+    row = eval_lm.evaluate_item(Assistant(settings, model=model, store=tiny_store), pair, "ft")
+    assert row["relaxed"].startswith("/v3/query?q=kinase&species=human")
+    assert row["execution"]["pred"] == {"total": 0, "ids": []}
+    assert row["execution"]["ref"]["total"] > 0 and row["scores"]["execution"] is False
