@@ -58,8 +58,8 @@ class Answer:
 
     ``status``: ``ok``, ``no_hits``, ``ambiguous``, ``invalid`` (no valid query after the
     retry), ``error`` (the API refused or failed) or ``rejected`` (the input is not a question).
-    ``relaxed_from``: the model's query as sent, when it matched nothing and the hits come from
-    the same query with its symbol/alias/name/type terms searched in all fields (``sent``).
+    ``relaxed_from``: the model's query, when it matched nothing and ``query`` (and the hits) are
+    the same query with its symbol/alias/name/type terms searched in all fields instead.
     ``timings`` are seconds per stage (retrieve, generate, execute, summarize, total);
     ``tokens`` the prompt and completion tokens of every generation together.
     """
@@ -432,7 +432,7 @@ class Assistant:
         if wider is not None:
             more = self._try(with_answer_fields(wider)[0])
             if more is not None and more.total > 0:
-                ans.relaxed_from = result.sent.to_text()
+                ans.relaxed_from, ans.query = query.to_text(), wider.to_text()
                 result.notes.append(
                     f"q={query.q} matched nothing; searched all fields for q={wider.q} instead"
                 )
