@@ -663,20 +663,22 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         _write_run(run_dir, run_info)  # before the first item: a crash leaves a resumable folder
         bar = tqdm(todo, desc=run_dir.name, unit="q", disable=args.no_progress, file=sys.stderr)
         counts = {"valid": 0, "exact": 0, "n": 0}
-        with responses.open("a", encoding="utf-8") as fh:
-            for pair in bar:
-                row = evaluate_item(bot, pair, mode)
+        for pair in bar:
+            row = evaluate_item(bot, pair, mode)
+            # opened per item: a file replaced under a long run (a git checkout or stash, a
+            # sync) gets the next rows instead of an unlinked inode that vanishes at exit
+            with responses.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-                scores = row.get("scores", {})
-                counts["n"] += 1
-                counts["valid"] += bool(scores.get("valid"))
-                counts["exact"] += bool(scores.get("exact"))
-                bar.set_postfix(
-                    valid=f"{counts['valid'] / counts['n']:.0%}",
-                    exact=f"{counts['exact'] / counts['n']:.0%}",
-                )
+            scores = row.get("scores", {})
+            counts["n"] += 1
+            counts["valid"] += bool(scores.get("valid"))
+            counts["exact"] += bool(scores.get("exact"))
+            bar.set_postfix(
+                valid=f"{counts['valid'] / counts['n']:.0%}",
+                exact=f"{counts['exact'] / counts['n']:.0%}",
+            )
     rows = read_responses(responses)
     run_info.update(
         n=len(rows),
