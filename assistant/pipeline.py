@@ -428,17 +428,18 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
+        narrow = None  # the model's query, when it matched nothing and a wider one did
         wider = relax_query(query) if llm and result.total == 0 else None
         if wider is not None:
             more = self._try(with_answer_fields(wider)[0])
             if more is not None and more.total > 0:
-                ans.relaxed_from, ans.query = query.to_text(), wider.to_text()
-                result.notes.append(
-                    f"q={query.q} matched nothing; searched all fields for q={wider.q} instead"
-                )
-                more.notes[:0] = result.notes
-                query, result = wider, more
-                ans.url = wider.to_url(self.settings.live_url)
+                narrow, query = query, wider
+                ans.relaxed_from, ans.query = narrow.to_text(), query.to_text()
+                more.notes[:0] = result.notes + [
+                    f"q={narrow.q} matched nothing; searched all fields for q={query.q} instead"
+                ]
+                result = more
+                ans.url = query.to_url(self.settings.live_url)
         ans.timings["execute"] = time.perf_counter() - t0
         if added:
             result.notes.append("added symbol, name and taxid to fields for the answer")
@@ -451,9 +452,9 @@ class Assistant:
         # 4. summarize
         t0 = time.perf_counter()
         summary = summarize(text, query, result, self.settings.answer_rows)
-        if ans.relaxed_from:
+        if narrow is not None:
             summary.text = (
-                f"No gene matched {parse_query(ans.relaxed_from).q} as written; "
+                f"No gene matched {narrow.q} as written; "
                 f"searching all fields for {query.q} instead: {summary.text}"
             )
         ans.status, ans.intent, ans.answer = summary.status, summary.intent, summary.text
