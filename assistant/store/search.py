@@ -90,7 +90,7 @@ def normalize_value(field: str, value: str) -> str:
 
 
 LENGTH_NORMED_COLUMNS = ("name",)
-"""Full-text columns ranked by how much of the column the terms cover (see ``Search.fts``)."""
+"""Full-text columns ranked by how much of the column the terms cover (see ``Searcher.fts``)."""
 
 
 def column_size(docsize: bytes, index: int) -> int:
