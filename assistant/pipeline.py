@@ -37,7 +37,8 @@ from .prompts import (
     retry_messages,
     summary_messages,
 )
-from .query import Query, parse_query, relax_query, validate
+from .query import Query, parse_query, validate
+from .recover import alternatives
 from .summarize import Summary, format_value, summarize, ungrounded
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ class Answer:
 
     ``status``: ``ok``, ``no_hits``, ``ambiguous``, ``invalid`` (no valid query after the
     retry), ``error`` (the API refused or failed) or ``rejected`` (the input is not a question).
-    ``relaxed_from``: the model's query, when it matched nothing and ``query`` (and the hits) are
-    the same query with its symbol/alias/name/type terms searched in all fields instead.
+    ``recovered_from``: the model's query, when it found nothing and ``query`` (and the hits)
+    are a correction of it (:mod:`assistant.recover`: a term copied wrong from the question, the
+    taxid the question names, or symbol/alias/name/type terms searched in all fields).
     ``timings`` are seconds per stage (retrieve, generate, execute, summarize, total);
     ``tokens`` the prompt and completion tokens of every generation together.
     """
@@ -81,7 +83,7 @@ class Answer:
     facets: dict[str, Any] = field(default_factory=dict)
     notfound: list[str] = field(default_factory=list)
     sent: str | None = None
-    relaxed_from: str | None = None
+    recovered_from: str | None = None
     url: str | None = None
     backend: str = ""
     notes: list[str] = field(default_factory=list)
@@ -110,7 +112,7 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "status": self.status,
             "url": self.url,
-            "relaxed_from": self.relaxed_from,
+            "recovered_from": self.recovered_from,
             "tokens": self.tokens,
         }
         if trace:
@@ -190,6 +192,14 @@ def with_answer_fields(query: Query) -> tuple[Query, bool]:
     params = dict(query.params)
     params["fields"] = ",".join(fields + missing)
     return replace(query, params=params), True
+
+
+def _finds_more(new: Result, old: Result) -> bool:
+    """A correction is kept when it finds genes where the original found none, or (a POST)
+    leaves fewer terms not found."""
+    if old.total == 0:
+        return new.total > 0
+    return len(new.notfound) < len(old.notfound)
 
 
 class Assistant:
@@ -411,9 +421,8 @@ class Assistant:
         """Steps 3 and 4 for a valid ``query``: execute it, then summarize (with the model's
         summary only when ``llm``); yields ``executed`` (when it ran), then ``answer``.
 
-        A model's query (``llm``) that matches nothing runs once more with its symbol, alias,
-        name and type terms searched in all fields (:func:`~assistant.query.relax_query`); the
-        answer says so. A query someone wrote runs as written."""
+        A model's query (``llm``) that finds nothing is corrected (:mod:`assistant.recover`)
+        and the answer says how; a query someone wrote runs as written."""
         ans.url = query.to_url(self.settings.live_url)
 
         # 3. execute
@@ -428,18 +437,18 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
-        narrow = None  # the model's query, when it matched nothing and a wider one did
-        wider = relax_query(query) if llm and result.total == 0 else None
-        if wider is not None:
-            more = self._try(with_answer_fields(wider)[0])
-            if more is not None and more.total > 0:
-                narrow, query = query, wider
-                ans.relaxed_from, ans.query = narrow.to_text(), query.to_text()
-                more.notes[:0] = result.notes + [
-                    f"q={narrow.q} matched nothing; searched all fields for q={query.q} instead"
-                ]
-                result = more
-                ans.url = query.to_url(self.settings.live_url)
+        narrow, why, missed = None, "", []  # the model's query, when a correction found more
+        if llm and (result.total == 0 or (query.method == "POST" and result.notfound)):
+            for alt, why in alternatives(text, query):
+                more = self._try(with_answer_fields(alt)[0])
+                if more is not None and _finds_more(more, result):
+                    missed = result.notfound if query.method == "POST" else [query.q or ""]
+                    narrow, query = query, alt
+                    ans.recovered_from, ans.query = narrow.to_text(), query.to_text()
+                    more.notes[:0] = [*result.notes, f"{why}; ran {query.to_text()}"]
+                    result = more
+                    ans.url = query.to_url(self.settings.live_url)
+                    break
         ans.timings["execute"] = time.perf_counter() - t0
         if added:
             result.notes.append("added symbol, name and taxid to fields for the answer")
@@ -453,10 +462,7 @@ class Assistant:
         t0 = time.perf_counter()
         summary = summarize(text, query, result, self.settings.answer_rows)
         if narrow is not None:
-            summary.text = (
-                f"No gene matched {narrow.q} as written; "
-                f"searching all fields for {query.q} instead: {summary.text}"
-            )
+            summary.text = f"Nothing matched {', '.join(missed)}; {why}: {summary.text}"
         ans.status, ans.intent, ans.answer = summary.status, summary.intent, summary.text
         ans.columns, ans.rows, ans.candidates = summary.columns, summary.rows, summary.candidates
         ans.grounded = not ungrounded(summary.text, result, result.sent)
@@ -471,7 +477,7 @@ class Assistant:
         try:
             return self.backend.query(query)
         except (QueryError, BackendError) as exc:
-            log.info("the relaxed query %s failed: %s", query.to_text(), exc)
+            log.info("the corrected query %s failed: %s", query.to_text(), exc)
             return None
 
     def _generate(self, messages, ans: Answer, tokens: bool):

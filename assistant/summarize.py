@@ -398,7 +398,8 @@ def summarize(question: str, query: Query, result: Result, max_rows: int = 10) -
         return Summary(_list(sent, result), "ok", intent, cols, rows)
     term = searched_term(sent)
     top = hits[0]
-    if term and _key(top) != term.lower() and sent.endpoint == "query":
+    exact = term and term.lower() in (_key(top), str(top.get("name", "")).lower())
+    if term and not exact and sent.endpoint == "query":
         cands = _candidates(hits)
         if len(cands) > 1:
             names = "; ".join(label(h) for h in cands[:8])

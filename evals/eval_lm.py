@@ -161,12 +161,12 @@ def evaluate_item(bot, pair, mode: str) -> dict[str, Any]:
         "timings": {k: round(v, 4) for k, v in ans.timings.items()},
         "tokens": dict(ans.tokens),
     }
-    if ans.relaxed_from or ans.status not in ("ok", "no_hits", "ambiguous"):
+    if ans.recovered_from or ans.status not in ("ok", "no_hits", "ambiguous"):
         pred = None  # scored on the model's own query (see score_row)
     else:
         pred = {"total": ans.total, "ids": metrics.hit_ids(ans.hits)}
-    if ans.relaxed_from:
-        row["relaxed"] = ans.sent
+    if ans.recovered_from:
+        row["recovered"] = ans.sent
     score_row(bot.backend, row, pred)
     if "error" in row:
         return row
@@ -187,7 +187,7 @@ def score_row(backend, row: dict[str, Any], pred: dict[str, Any] | None = None) 
     ``pred``: the prediction's execution when the pipeline ran it (total and top hit ids, with
     symbol, name and taxid added to its fields, which changes no hit). Without it the model's
     own query runs here — if it is valid and the pipeline got as far as running it; a widened
-    query (``relaxed``) is never what is scored."""
+    query (``recovered``) is never what is scored."""
     from assistant.query import canonical
 
     row.pop("error", None)

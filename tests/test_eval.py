@@ -298,7 +298,7 @@ def test_a_widened_answer_is_scored_on_the_models_own_query(eval_lm, tiny_store,
     pair = Pair(id="w-1", question="human kinases?", query="/v3/query?q=kinase&species=human")
     model = ScriptedModel(["/v3/query?q=symbol:kinase&species=human"])
     row = eval_lm.evaluate_item(Assistant(settings, model=model, store=tiny_store), pair, "ft")
-    assert row["relaxed"].startswith("/v3/query?q=kinase&species=human")
+    assert row["recovered"].startswith("/v3/query?q=kinase&species=human")
     assert row["execution"]["pred"] == {"total": 0, "ids": []}
     assert row["execution"]["ref"]["total"] > 0 and row["scores"]["execution"] is False
 

@@ -171,3 +171,11 @@ def test_which_genes_questions_list_the_genes_of_a_set_query():
     # a one-gene lookup keeps the question's own intent
     one = parse_query("/v3/query?q=symbol:CDK2&fields=pathway")
     assert detect_intent("which genes share pathways with CDK2? list them", one) == "pathway"
+
+
+def test_a_gene_named_exactly_the_term_is_not_ambiguous(backend):
+    _, result, s = _run(
+        backend, "what is insulin's uniprot id?", "/v3/query?q=insulin&species=human"
+    )
+    assert [h["symbol"] for h in result.hits[:2]] == ["INS", "INSR"]
+    assert s.status == "ok" and "INS" in s.text and "INSR" not in s.text
