@@ -38,7 +38,7 @@ from .prompts import (
     summary_messages,
 )
 from .query import Query, parse_query, validate
-from .recover import alternatives
+from .recover import recover
 from .summarize import Summary, format_value, summarize, ungrounded
 
 log = logging.getLogger(__name__)
@@ -192,14 +192,6 @@ def with_answer_fields(query: Query) -> tuple[Query, bool]:
     params = dict(query.params)
     params["fields"] = ",".join(fields + missing)
     return replace(query, params=params), True
-
-
-def _finds_more(new: Result, old: Result) -> bool:
-    """A correction is kept when it finds genes where the original found none, or (a POST)
-    leaves fewer terms not found."""
-    if old.total == 0:
-        return new.total > 0
-    return len(new.notfound) < len(old.notfound)
 
 
 class Assistant:
@@ -437,18 +429,12 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
-        narrow, why, missed = None, "", []  # the model's query, when a correction found more
-        if llm and (result.total == 0 or (query.method == "POST" and result.notfound)):
-            for alt, why in alternatives(text, query):
-                more = self._try(with_answer_fields(alt)[0])
-                if more is not None and _finds_more(more, result):
-                    missed = result.notfound if query.method == "POST" else [query.q or ""]
-                    narrow, query = query, alt
-                    ans.recovered_from, ans.query = narrow.to_text(), query.to_text()
-                    more.notes[:0] = [*result.notes, f"{why}; ran {query.to_text()}"]
-                    result = more
-                    ans.url = query.to_url(self.settings.live_url)
-                    break
+        fix = recover(text, query, result, self._try_widened) if llm else None
+        if fix is not None:  # the model's query found nothing; a correction of it did
+            ans.recovered_from, ans.query = query.to_text(), fix.query.to_text()
+            fix.result.notes[:0] = [*result.notes, f"{fix.why}; ran {ans.query}"]
+            query, result = fix.query, fix.result
+            ans.url = query.to_url(self.settings.live_url)
         ans.timings["execute"] = time.perf_counter() - t0
         if added:
             result.notes.append("added symbol, name and taxid to fields for the answer")
@@ -461,8 +447,8 @@ class Assistant:
         # 4. summarize
         t0 = time.perf_counter()
         summary = summarize(text, query, result, self.settings.answer_rows)
-        if narrow is not None:
-            summary.text = f"Nothing matched {', '.join(missed)}; {why}: {summary.text}"
+        if fix is not None:
+            summary.text = f"Nothing matched {', '.join(fix.missed)}; {fix.why}: {summary.text}"
         ans.status, ans.intent, ans.answer = summary.status, summary.intent, summary.text
         ans.columns, ans.rows, ans.candidates = summary.columns, summary.rows, summary.candidates
         ans.grounded = not ungrounded(summary.text, result, result.sent)
@@ -472,10 +458,11 @@ class Assistant:
         ans.timings["total"] = time.perf_counter() - t_start
         yield Event("answer", ans)
 
-    def _try(self, query: Query) -> Result | None:
-        """The result of ``query``, or None when the backend refuses or fails."""
+    def _try_widened(self, query: Query) -> Result | None:
+        """The result of a correction (with the answer's fields added), or None when the
+        backend refuses or fails."""
         try:
-            return self.backend.query(query)
+            return self.backend.query(with_answer_fields(query)[0])
         except (QueryError, BackendError) as exc:
             log.info("the corrected query %s failed: %s", query.to_text(), exc)
             return None

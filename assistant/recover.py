@@ -11,8 +11,8 @@ with
 2. the species the question names by taxid;
 3. its symbol/alias/name/type terms searched in all fields (:func:`assistant.query.relax_query`).
 
-The pipeline runs them in turn and keeps the first that finds more, and the answer says what was
-changed; a query someone typed or edited runs as written. Nothing here invents a term: a
+:func:`recover` runs them in turn and keeps the first that finds more; the pipeline's answer says
+what was changed; a query someone typed or edited runs as written. Nothing here invents a term: a
 correction only ever takes a word from the question.
 
 >>> from assistant.query import parse_query
@@ -24,13 +24,45 @@ correction only ever takes a word from the question.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
+from .backends import Result
 from .query import INTERVAL_RE, Query, parse_lucene, relax_query
 from .schema import load_api
 
 _QUESTION_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _TAXID = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
+
+
+@dataclass
+class Recovery:
+    """A correction that found more: the corrected ``query``, its ``result``, ``why`` (what was
+    changed, said plainly) and ``missed`` (what the original found nothing for)."""
+
+    query: Query
+    result: Result
+    why: str
+    missed: list[str]
+
+
+def recover(
+    question: str, query: Query, result: Result, run: Callable[[Query], Result | None]
+) -> Recovery | None:
+    """The first of :func:`alternatives` that finds genes where ``query`` found none (or, a
+    POST, leaves fewer terms not found), run with ``run`` (None: it failed); None when
+    ``result`` needs no correction or none helps."""
+    post = query.method == "POST"
+    if result.total and not (post and result.notfound):
+        return None
+    for alt, why in alternatives(question, query):
+        more = run(alt)
+        if more is None:
+            continue
+        if (more.total > 0) if not result.total else len(more.notfound) < len(result.notfound):
+            missed = list(result.notfound) if post else [query.q or ""]
+            return Recovery(alt, more, why, missed)
+    return None
 
 
 def alternatives(question: str, query: Query) -> list[tuple[Query, str]]:

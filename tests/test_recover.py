@@ -85,3 +85,27 @@ def test_a_post_names_the_terms_it_corrected(tiny_store):
     assert a.query == "POST /v3/query q=CDK2,BRCA1&scopes=symbol&fields=symbol"
     assert a.answer.startswith("Nothing matched BRAC1; brac1 is not in the question but BRCA1 is:")
     assert a.notfound == [] and {h["symbol"] for h in a.hits} >= {"CDK2", "BRCA1"}
+
+
+def test_the_benchmark_replays_corrections_on_stored_outputs(tiny_store):
+    import importlib.util
+
+    from assistant.config import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_recovery", ROOT / "evals/bench_recovery.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ref = "/v3/query?q=symbol:cdk2&species=human"
+    rows = [
+        {"question": "Where is CDK2?", "output": "/v3/query?q=symbol:ckd2&species=human",
+         "reference": ref, "scores": {"valid": True}},  # fixed by the question's word
+        {"question": "Where is CDK2?", "output": ref, "reference": ref,
+         "scores": {"valid": True}},  # right as written
+        {"question": "Where is CDK2?", "output": "/v3/query?q=symbl:x", "reference": ref,
+         "scores": {"valid": False}},  # never run
+    ]  # fmt: skip
+    counts = bench.replay(EmbeddedBackend(Settings(), store=tiny_store), rows)
+    assert counts == {"n": 2, "empty": 1, "corrected": 1, "before": 1, "after": 2,
+                      "fixed": 1, "broken": 0}  # fmt: skip
