@@ -38,6 +38,7 @@ from .prompts import (
     summary_messages,
 )
 from .query import Query, parse_query, validate
+from .recover import recover
 from .summarize import Summary, format_value, summarize, ungrounded
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class Answer:
 
     ``status``: ``ok``, ``no_hits``, ``ambiguous``, ``invalid`` (no valid query after the
     retry), ``error`` (the API refused or failed) or ``rejected`` (the input is not a question).
+    ``recovered_from``: the model's query, when it found nothing and ``query`` (and the hits)
+    are a correction of it (:mod:`assistant.recover`: a term copied wrong from the question, the
+    taxid the question names, or symbol/alias/name/type terms searched in all fields).
     ``timings`` are seconds per stage (retrieve, generate, execute, summarize, total);
     ``tokens`` the prompt and completion tokens of every generation together.
     """
@@ -79,6 +83,7 @@ class Answer:
     facets: dict[str, Any] = field(default_factory=dict)
     notfound: list[str] = field(default_factory=list)
     sent: str | None = None
+    recovered_from: str | None = None
     url: str | None = None
     backend: str = ""
     notes: list[str] = field(default_factory=list)
@@ -107,6 +112,7 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "status": self.status,
             "url": self.url,
+            "recovered_from": self.recovered_from,
             "tokens": self.tokens,
         }
         if trace:
@@ -405,7 +411,10 @@ class Assistant:
         self, text: str, query: Query, ans: Answer, t_start: float, llm: bool = True
     ) -> Iterator[Event]:
         """Steps 3 and 4 for a valid ``query``: execute it, then summarize (with the model's
-        summary only when ``llm``); yields ``executed`` (when it ran), then ``answer``."""
+        summary only when ``llm``); yields ``executed`` (when it ran), then ``answer``.
+
+        A model's query (``llm``) that finds nothing is corrected (:mod:`assistant.recover`)
+        and the answer says how; a query someone wrote runs as written."""
         ans.url = query.to_url(self.settings.live_url)
 
         # 3. execute
@@ -420,6 +429,12 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
+        fix = recover(text, query, result, self._try_widened) if llm else None
+        if fix is not None:  # the model's query found nothing; a correction of it did
+            ans.recovered_from, ans.query = query.to_text(), fix.query.to_text()
+            fix.result.notes[:0] = [*result.notes, f"{fix.why}; ran {ans.query}"]
+            query, result = fix.query, fix.result
+            ans.url = query.to_url(self.settings.live_url)
         ans.timings["execute"] = time.perf_counter() - t0
         if added:
             result.notes.append("added symbol, name and taxid to fields for the answer")
@@ -432,6 +447,8 @@ class Assistant:
         # 4. summarize
         t0 = time.perf_counter()
         summary = summarize(text, query, result, self.settings.answer_rows)
+        if fix is not None:
+            summary.text = f"Nothing matched {', '.join(fix.missed)}; {fix.why}: {summary.text}"
         ans.status, ans.intent, ans.answer = summary.status, summary.intent, summary.text
         ans.columns, ans.rows, ans.candidates = summary.columns, summary.rows, summary.candidates
         ans.grounded = not ungrounded(summary.text, result, result.sent)
@@ -440,6 +457,15 @@ class Assistant:
         ans.timings["summarize"] = time.perf_counter() - t0
         ans.timings["total"] = time.perf_counter() - t_start
         yield Event("answer", ans)
+
+    def _try_widened(self, query: Query) -> Result | None:
+        """The result of a correction (with the answer's fields added), or None when the
+        backend refuses or fails."""
+        try:
+            return self.backend.query(with_answer_fields(query)[0])
+        except (QueryError, BackendError) as exc:
+            log.info("the corrected query %s failed: %s", query.to_text(), exc)
+            return None
 
     def _generate(self, messages, ans: Answer, tokens: bool):
         """Generate one query line (a sub-generator: yields ``token`` events, returns the

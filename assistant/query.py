@@ -719,6 +719,35 @@ def canonical_q(q: str, fields: FieldSchema | None = None) -> str:
     return _render(tree, fields, lower=True)
 
 
+RELAXABLE_FIELDS = ("symbol", "alias", "name", "other_names", "type_of_gene")
+"""Fields whose terms :func:`relax_query` turns into plain words when a query matches nothing:
+a word the model put in the wrong field (``symbol:insulin``, ``type_of_gene:kinase``) is still
+found by a search of all fields."""
+
+
+def relax_query(query: Query) -> Query | None:
+    """The query with its :data:`RELAXABLE_FIELDS` terms searched in all fields instead, or
+    None when there is nothing to relax (a POST, a genome interval, no such field term).
+
+    >>> relax_query(parse_query("/v3/query?q=symbol:insulin&fields=uniprot")).to_text()
+    '/v3/query?q=insulin&fields=uniprot'
+    >>> relax_query(parse_query('q=type_of_gene:kinase AND chr:21')).q
+    'kinase AND chr:21'
+    >>> relax_query(parse_query("q=entrezgene:1017")) is None
+    True
+    """
+    q = (query.q or "").strip()
+    if query.endpoint != "query" or query.method != "GET" or not q or INTERVAL_RE.match(q):
+        return None
+    tree = parse_lucene(q)
+    if tree is None:
+        return None
+    relaxed = _render(tree, load_fields(), lower=False, relax=RELAXABLE_FIELDS)
+    if relaxed == _render(tree, load_fields(), lower=False):
+        return None
+    return Query(query.endpoint, query.method, relaxed, query.gene_id, dict(query.params))
+
+
 def _field_name(name: str, fields: FieldSchema) -> str:
     if fields.is_path(name) or name in ("_exists_", "_missing_"):
         return name
@@ -730,13 +759,17 @@ def _field_name(name: str, fields: FieldSchema) -> str:
     return name
 
 
-def _render(node, fields: FieldSchema, lower: bool) -> str:
+def _render(node, fields: FieldSchema, lower: bool, relax: tuple[str, ...] = ()) -> str:
+    """The text of a luqum tree, values lower-cased when ``lower``; ``relax``: field names whose
+    terms are written as plain words (``symbol:x`` → ``x``)."""
     from luqum import tree as t
 
     def r(child, lower=lower):
-        return _render(child, fields, lower)
+        return _render(child, fields, lower, relax)
 
     if isinstance(node, t.SearchField):
+        if node.name.lower() in relax:
+            return r(node.expr)
         keep = node.name in ("_exists_", "_missing_")
         return f"{_field_name(node.name, fields)}:{r(node.expr, lower and not keep)}"
     if isinstance(node, (t.Group, t.FieldGroup)):

@@ -166,6 +166,10 @@ def detect_intent(question: str, query: Query) -> str:
         return "facets"
     text = " ".join(question.lower().split())
     words = [name for name, pattern in _INTENT_WORDS if pattern.search(text)]
+    if _is_interval(query) or ("list" in words and not _is_one_gene_lookup(query)):
+        # a region, or "which genes ..." over a set query: the answer is the genes themselves
+        # (or their number), whatever else the question mentions (pathway, GO term, ids)
+        return "count" if "count" in words else "list"
     if words and words[0] == "ids" and _is_id_search(query):
         words = words[1:] or ["symbol"]
     if words:
@@ -190,14 +194,30 @@ def _requested(query: Query) -> list[str]:
     return [f.strip() for f in query.params.get("fields", "").split(",") if f.strip()]
 
 
+def _is_interval(query: Query) -> bool:
+    """``q=chr17:7600000-7700000``: the genes of a genome region."""
+    return query.endpoint == "query" and bool(INTERVAL_RE.match((query.q or "").strip()))
+
+
 def _is_id_search(query: Query) -> bool:
     """``q=ensembl.gene:ENSG...`` / ``q=uniprot:P24941``: the question names an id and asks
     which gene it is."""
     q = (query.q or "").strip()
     if query.endpoint == "gene":
         return True
+    if _is_interval(query):
+        return False
     head = q.split(":", 1)[0].lower()
     return ":" in q and head not in ("symbol", "alias", "name") and " " not in q
+
+
+def _is_one_gene_lookup(query: Query) -> bool:
+    """A query for one named gene: by id, or ``q=symbol:X`` / ``alias:X``."""
+    q = (query.q or "").strip()
+    if _is_id_search(query):
+        return True
+    head, _, value = q.rpartition(":")
+    return head.lower() in ("symbol", "alias") and bool(re.fullmatch(r"[\w.-]+", value))
 
 
 # --- values and the table ---------------------------------------------------------------------------
@@ -362,6 +382,10 @@ def summarize(question: str, query: Query, result: Result, max_rows: int = 10) -
     cols = columns_for(sent)
     rows = table(result.hits, cols, max_rows)
     hits = result.hits
+    if not hits and result.total and sent.method == "GET":  # size=0: the count alone was asked
+        if result.facets:
+            return Summary(_facets(sent, result), "ok", "facets", cols, rows)
+        return Summary(_count(sent, result), "ok", "count", cols, rows)
     if not hits:
         return Summary(_no_hits(sent, result), "no_hits", intent, cols, rows)
     if intent == "multi":
@@ -374,7 +398,8 @@ def summarize(question: str, query: Query, result: Result, max_rows: int = 10) -
         return Summary(_list(sent, result), "ok", intent, cols, rows)
     term = searched_term(sent)
     top = hits[0]
-    if term and _key(top) != term.lower() and sent.endpoint == "query":
+    exact = term and term.lower() in (_key(top), str(top.get("name", "")).lower())
+    if term and not exact and sent.endpoint == "query":
         cands = _candidates(hits)
         if len(cands) > 1:
             names = "; ".join(label(h) for h in cands[:8])
@@ -575,8 +600,9 @@ def _multi(sent: Query, result: Result) -> str:
 
 def _count(sent: Query, result: Result) -> str:
     noun = "gene matches" if result.total == 1 else "genes match"
-    where = f" ({sent.params['species']})" if sent.params.get("species") else ""
-    return f"{result.total} {noun} the query{where}."
+    where = f" in {sent.params['species']}" if sent.params.get("species") else ""
+    what = f" q={sent.q}" if sent.q and sent.method == "GET" else " the query"
+    return f"{result.total:,} {noun}{what}{where}."
 
 
 def _list(sent: Query, result: Result) -> str:

@@ -21,7 +21,8 @@ A run folder (``--out``, default ``evals/results/<model>-<mode>-<grammar>-<split
 - ``summary.png``: accuracy and latency of the run.
 
 Re-running with the same ``--out`` skips the items already in ``responses.jsonl`` (resume);
-``--restart`` starts the folder over. ``--compare DIR ...`` prints one markdown table across
+``--restart`` starts the folder over. ``--rescore DIR ...`` scores stored responses again
+without the model (after a change to the metrics or the store). ``--compare DIR ...`` prints one markdown table across
 run folders and writes ``comparison.md`` and ``comparison.png`` beside them; with
 ``--write README.md`` it also replaces the README's evaluation table (between
 ``<!-- eval:start -->`` and ``<!-- eval:end -->``): one row per run with the command that made it.
@@ -138,7 +139,6 @@ def evaluate_item(bot, pair, mode: str) -> dict[str, Any]:
     failure on this item (e.g. a prompt longer than the context) scores as a wrong answer with
     status ``failed``; it does not stop the run."""
     from assistant.pipeline import Answer
-    from assistant.query import canonical
 
     try:
         ans = bot.answer(pair.question, mode=mode)
@@ -161,27 +161,15 @@ def evaluate_item(bot, pair, mode: str) -> dict[str, Any]:
         "timings": {k: round(v, 4) for k, v in ans.timings.items()},
         "tokens": dict(ans.tokens),
     }
-    try:
-        row["scores"] = metrics.score(output, pair.query)
-        row["reference_canonical"] = canonical(metrics.reference(pair.query))
-    except QueryError as exc:
-        row["error"] = str(exc)
+    if ans.recovered_from or ans.status not in ("ok", "no_hits", "ambiguous"):
+        pred = None  # scored on the model's own query (see score_row)
+    else:
+        pred = {"total": ans.total, "ids": metrics.hit_ids(ans.hits)}
+    if ans.recovered_from:
+        row["recovered"] = ans.sent
+    score_row(bot.backend, row, pred)
+    if "error" in row:
         return row
-    query, _ = metrics.read(output)
-    row["canonical"] = canonical(query) if query is not None else None
-    # the prediction ran inside the pipeline (with symbol, name, taxid added to its fields,
-    # which changes no hit); the reference runs on the same backend
-    ref = execute(bot.backend, pair.query)
-    pred = (
-        {"total": ans.total, "ids": metrics.hit_ids(ans.hits)}
-        if ans.status in ("ok", "no_hits", "ambiguous")
-        else {"error": ans.answer if ans.status == "error" else "not run: " + ans.status}
-    )
-    row["execution"] = {"pred": pred, "ref": ref}
-    row["scores"]["execution"] = metrics.execution_match(
-        pred.get("total"), pred.get("ids"), ref.get("total"), ref.get("ids")
-    )
-    row["timings"]["ref_execute"] = ref["seconds"]
     own = pair.question.strip().lower()
     ref_canon = row["reference_canonical"]
     pairs = ans.retrieved.get("pairs", [])
@@ -190,6 +178,59 @@ def evaluate_item(bot, pair, mode: str) -> dict[str, Any]:
         "query": any(_canonical_or_none(p.get("query")) == ref_canon for p in pairs),
     }
     return row
+
+
+def score_row(backend, row: dict[str, Any], pred: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score a response row in place from its ``output`` and ``reference``: the metrics, both
+    canonical forms and execution accuracy on ``backend``.
+
+    ``pred``: the prediction's execution when the pipeline ran it (total and top hit ids, with
+    symbol, name and taxid added to its fields, which changes no hit). Without it the model's
+    own query runs here — if it is valid and the pipeline got as far as running it; a widened
+    query (``recovered``) is never what is scored."""
+    from assistant.query import canonical
+
+    row.pop("error", None)
+    try:
+        row["scores"] = metrics.score(row.get("output"), row["reference"])
+        row["reference_canonical"] = canonical(metrics.reference(row["reference"]))
+    except QueryError as exc:
+        row["error"] = str(exc)
+        return row
+    query, _ = metrics.read(row.get("output"))
+    row["canonical"] = canonical(query) if query is not None else None
+    ref = execute(backend, row["reference"])
+    if pred is None:
+        status = row.get("status")
+        if row["scores"]["valid"] and status in ("ok", "no_hits", "ambiguous", "error"):
+            pred = execute(backend, row.get("output"))
+            pred.pop("seconds", None)
+        else:
+            pred = {"error": f"not run: {status or 'invalid'}"}
+    row["execution"] = {"pred": pred, "ref": ref}
+    row["scores"]["execution"] = metrics.execution_match(
+        pred.get("total"), pred.get("ids"), ref.get("total"), ref.get("ids")
+    )
+    row.setdefault("timings", {}).setdefault("ref_execute", ref["seconds"])
+    return row
+
+
+def rescore(run_dir: Path, backend) -> dict[str, Any]:
+    """Score a run folder's stored responses again — after a change to the metrics, the store
+    or the reference queries — without the model; rewrites ``responses.jsonl`` (atomically) and
+    the summary, and records the rescoring in ``run.json``."""
+    run_dir = Path(run_dir)
+    path = run_dir / RESPONSES
+    if not (run_dir / RUN_FILE).is_file() or not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no {RUN_FILE} and {RESPONSES})")
+    rows = [score_row(backend, r) for r in read_responses(path)]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    tmp.replace(path)
+    info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    info["rescored"] = {"at": _now(), "git": git_commit(), "n": len(rows)}
+    _write_run(run_dir, info)
+    return summarize_run(run_dir)
 
 
 def _canonical_or_none(text: str | None) -> str | None:
@@ -566,6 +607,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--compare", nargs="+", type=Path, metavar="RUN", help="Compare run folders and exit."
     )
+    ap.add_argument(
+        "--rescore",
+        nargs="+",
+        type=Path,
+        metavar="RUN",
+        help="Score these run folders' stored responses again (no model) and exit.",
+    )
     ap.add_argument("--compare-out", type=Path, help="Where --compare writes its md and png.")
     ap.add_argument(
         "--write",
@@ -685,6 +733,24 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     return {"run_dir": str(run_dir), **summary}
 
 
+def rescore_runs(args: argparse.Namespace) -> None:
+    """``--rescore RUN ...``: :func:`rescore` each folder on the configured embedded store."""
+    from assistant.backends import get_backend
+
+    try:
+        settings = settings_from_args(args, backend="embedded")
+    except ValidationError as exc:
+        raise ConfigError(f"bad option: {exc}") from None
+    backend = get_backend(settings)
+    entries = []
+    for run_dir in args.rescore:
+        summary = rescore(run_dir, backend)
+        run = json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8"))
+        entries.append({**run, "label": Path(run_dir).name, "summary": summary})
+        print(f"rescored {run_dir}: {summary['n']} responses", file=sys.stderr)
+    print(metrics.summary_table(entries))
+
+
 def _write_run(run_dir: Path, info: dict[str, Any]) -> None:
     tmp = run_dir / (RUN_FILE + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
@@ -708,6 +774,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write and not args.compare:
         parser.error("--write goes with --compare RUN ...")
+    if args.rescore:
+        return run_edge(lambda: rescore_runs(args))
     if args.compare:
 
         def compare_and_write() -> None:

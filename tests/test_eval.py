@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from scripted import ScriptedModel
 
 from assistant.config import ROOT, Settings
 from assistant.grammar import load_grammar
@@ -288,3 +289,42 @@ def test_a_model_failure_scores_as_wrong_and_does_not_stop_the_run(eval_lm, tiny
     assert row["status"] == "failed" and "QA_N_CTX" in row["errors"][0]
     assert row["scores"]["valid"] is False and row["scores"]["execution"] is False
     assert row["execution"]["ref"]["total"] >= 1 and "error" not in row
+
+
+def test_a_widened_answer_is_scored_on_the_models_own_query(eval_lm, tiny_store, tiny_store_path):
+    from assistant.pairs import Pair
+
+    settings = Settings(store_path=tiny_store_path, backend="embedded")
+    pair = Pair(id="w-1", question="human kinases?", query="/v3/query?q=kinase&species=human")
+    model = ScriptedModel(["/v3/query?q=symbol:kinase&species=human"])
+    row = eval_lm.evaluate_item(Assistant(settings, model=model, store=tiny_store), pair, "ft")
+    assert row["recovered"].startswith("/v3/query?q=kinase&species=human")
+    assert row["execution"]["pred"] == {"total": 0, "ids": []}
+    assert row["execution"]["ref"]["total"] > 0 and row["scores"]["execution"] is False
+
+
+def test_rescore_reproduces_the_live_scores_without_the_model(eval_lm, workspace, tmp_path, capsys):
+    out = workspace["results"] / "rescore-icl"
+    argv = ["--mode", "icl", "--limit", "2", "--out", str(out)]
+    assert eval_lm.main([*argv, *workspace["flags"]]) == 0
+    live = [json.loads(line) for line in _lines(out / "responses.jsonl")]
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    damaged = [{**r, "scores": {}, "execution": None} for r in live]
+    (copy / "responses.jsonl").write_text(_jsonl(damaged))
+    flags = [f for f in workspace["flags"] if f not in ("--model", "smollm2-135m")]
+    capsys.readouterr()
+    assert eval_lm.main(["--rescore", str(copy), *flags]) == 0
+    assert "| rescore-icl |" not in capsys.readouterr().out  # labelled by the folder: copy
+    again = [json.loads(line) for line in _lines(copy / "responses.jsonl")]
+    for before, after in zip(live, again, strict=True):
+        assert after["scores"] == before["scores"]
+        assert after["execution"]["ref"]["ids"] == before["execution"]["ref"]["ids"]
+        assert after["execution"]["pred"].get("ids") == before["execution"]["pred"].get("ids")
+        assert after["timings"] == before["timings"]  # the model's latencies are kept
+    run = json.loads((copy / "run.json").read_text())
+    assert run["rescored"]["n"] == 2
+    summary = json.loads((copy / "summary.json").read_text())
+    assert summary["n"] == 2
+    assert eval_lm.main(["--rescore", str(tmp_path / "nowhere")]) == 2
+    assert "not a run folder" in capsys.readouterr().err

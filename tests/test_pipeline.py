@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from scripted import ScriptedModel
 
 from assistant.backends import EmbeddedBackend
 from assistant.cli import main
 from assistant.config import Settings
-from assistant.llm import Generation, LanguageModel, get_model
+from assistant.llm import get_model
 from assistant.models import fetch, load_registry
 from assistant.pipeline import STAGES, Assistant, clean_question
 from assistant.prompts import MODES, build_messages, training_messages
@@ -43,20 +44,6 @@ class RecordingBackend(EmbeddedBackend):
     def _run(self, sent):
         self.sent.append(sent)
         return super()._run(sent)
-
-
-class ScriptedModel(LanguageModel):
-    """Returns the given lines in turn (to drive the retry path deterministically)."""
-
-    name = "scripted"
-
-    def __init__(self, lines):
-        self.lines = list(lines)
-        self.calls = []
-
-    def generate(self, messages, grammar=None, max_tokens=None, stop=None, stream=False, **kw):
-        self.calls.append(messages)
-        return Generation(self.lines.pop(0), prompt_tokens=10, completion_tokens=5)
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +266,26 @@ def test_default_mode_follows_the_models_registry_entry():
     assert Assistant(Settings(model="qwen2.5-coder-0.5b-mygene", mode="rag")).default_mode == "rag"
     assert Assistant(Settings(model="smollm2-135m")).default_mode == "zero-shot"
     assert Assistant(Settings(model="openai:gpt-4o-mini")).default_mode == "zero-shot"
+
+
+def test_a_model_query_that_matches_nothing_is_widened_and_says_so(settings, backend):
+    model = ScriptedModel(["/v3/query?q=symbol:kinase&species=human&fields=symbol"])
+    a = Assistant(settings, model=model, backend=backend).answer("list human kinases", mode="ft")
+    assert (
+        a.recovered_from == "/v3/query?q=symbol:kinase&species=human&fields=symbol"
+    )  # the model's
+    assert a.query == "/v3/query?q=kinase&species=human&fields=symbol"  # what the hits answer
+    assert a.raw_output == a.recovered_from and a.as_previous()["query"] == a.query
+    assert a.sent.startswith("/v3/query?q=kinase&species=human") and a.total > 0
+    # tried in turn: as written, the question's closest word (nothing), all fields (hits)
+    assert [s.q for s in backend.sent[-3:]] == ["symbol:kinase", "symbol:kinases", "kinase"]
+    assert a.answer.startswith("Nothing matched symbol:kinase; searching all fields for kinase")
+    assert a.status == "ok" and "kinase" in a.url and "symbol%3Akinase" not in a.url
+    assert any(n.startswith("searching all fields for kinase instead; ran ") for n in a.notes)
+    _check_answer(a, backend)
+    # nothing to widen (an id), or a query someone wrote: it runs as written
+    model = ScriptedModel(["/v3/query?q=entrezgene:999999999"])
+    a = Assistant(settings, model=model, backend=backend).answer("gene 999999999?", mode="ft")
+    assert a.status == "no_hits" and a.recovered_from is None
+    a = Assistant(settings, model=model, backend=backend).run_query("/v3/query?q=symbol:kinase")
+    assert a.status == "no_hits" and a.recovered_from is None and a.total == 0

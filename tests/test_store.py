@@ -137,6 +137,13 @@ def test_bare_words_match_names(tiny_store):
     assert "TP53" in symbols(r)
 
 
+def test_a_whole_name_outranks_a_longer_name_whatever_else_the_gene_holds(tiny_store):
+    # INS carries a long RefSeq summary and GO terms; a row-length norm (FTS5 bm25) would rank
+    # INSR ("insulin receptor") first, as Elasticsearch's per-field norm does not
+    assert symbols(tiny_store.query("insulin", species="human"))[:2] == ["INS", "INSR"]
+    assert symbols(tiny_store.query("name:insulin", species="human"))[:2] == ["INS", "INSR"]
+
+
 @pytest.mark.parametrize(
     "q, expected",
     [

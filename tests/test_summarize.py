@@ -138,3 +138,44 @@ def test_empty_result_object():
     query = parse_query("/v3/query?q=cdk2")
     s = summarize("what is cdk2", query, Result(query, 0, []))
     assert s.status == "no_hits" and s.rows == []
+
+
+def test_a_count_with_size_0_is_the_number_not_no_hits(backend):
+    question = "how many protein-coding genes are there in human?"
+    query, result, s = _run(
+        backend, question, "/v3/query?q=type_of_gene:protein-coding&species=human&size=0"
+    )
+    assert result.hits == [] and result.total > 0
+    assert s.status == "ok" and s.intent == "count"
+    assert s.text == f"{result.total:,} genes match q=type_of_gene:protein-coding in human."
+    assert ungrounded(s.text, result, result.sent) == []
+
+
+def test_the_genes_of_a_region_are_listed_not_read_as_an_id(backend):
+    genes = backend.query(parse_query("/v3/query?q=symbol:CDK2&species=human&fields=genomic_pos"))
+    pos = genes.hits[0]["genomic_pos"]
+    text = f"/v3/query?q=chr{pos['chr']}:{pos['start'] - 1000}-{pos['end'] + 1000}&species=human"
+    for question in (
+        "genes between these two positions",
+        "ensembl ids of the genes in this region",
+    ):
+        _, result, s = _run(backend, question, text + "&fields=symbol,ensembl.gene")
+        assert s.intent == "list" and s.status == "ok" and "CDK2" in s.text
+        assert ungrounded(s.text, result, result.sent) == []
+
+
+def test_which_genes_questions_list_the_genes_of_a_set_query():
+    query = parse_query("/v3/query?q=wnt&species=human&fields=symbol")
+    assert detect_intent("which genes are in the wnt signaling pathway?", query) == "list"
+    assert detect_intent("how many genes are in the wnt pathway?", query) == "count"
+    # a one-gene lookup keeps the question's own intent
+    one = parse_query("/v3/query?q=symbol:CDK2&fields=pathway")
+    assert detect_intent("which genes share pathways with CDK2? list them", one) == "pathway"
+
+
+def test_a_gene_named_exactly_the_term_is_not_ambiguous(backend):
+    _, result, s = _run(
+        backend, "what is insulin's uniprot id?", "/v3/query?q=insulin&species=human"
+    )
+    assert [h["symbol"] for h in result.hits[:2]] == ["INS", "INSR"]
+    assert s.status == "ok" and "INS" in s.text and "INSR" not in s.text

@@ -24,7 +24,7 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser as lucene_parser
 
 from ..errors import QueryError
-from .fields import ALL_KEYWORD_FIELDS, TEXT_COLUMNS
+from .fields import ALL_KEYWORD_FIELDS, FTS_COLUMNS, TEXT_COLUMNS
 
 INTERVAL = re.compile(
     r"^\s*(?:(?P<asm>hg19|hg38|mm9|mm10|mm39)\.)?chr(?P<chr>[\w]+)\s*:\s*(?P<start>[\d,]+)\s*-\s*(?P<end>[\d,]+)\s*$",
@@ -87,6 +87,34 @@ def normalize_value(field: str, value: str) -> str:
     if field == "MIM" and v.startswith("mim:"):
         return v[4:]
     return v
+
+
+LENGTH_NORMED_COLUMNS = ("name",)
+"""Full-text columns ranked by how much of the column the terms cover (see ``Searcher.fts``)."""
+
+
+def column_size(docsize: bytes, index: int) -> int:
+    """The token count of column ``index`` in an FTS5 ``fts_docsize`` blob (SQLite varints, one
+    per column).
+
+    >>> column_size(bytes([0x01, 0x03, 0x7C, 0x82, 0x74]), 3)
+    372
+    """
+    pos = 0
+    for column in range(index + 1):
+        value = 0
+        for k in range(9):
+            byte = docsize[pos]
+            pos += 1
+            if k == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        if column == index:
+            return value
+    return 0
 
 
 def fts_quote(token: str) -> str:
@@ -437,7 +465,13 @@ class Searcher:
     def fts(
         self, column: str, toks: list[str], phrase: bool = False, prefix_last: bool = False
     ) -> dict[int, float]:
-        """FTS5 match on one column; scores in [1, 1.1) from bm25: a tie-breaker within a tier."""
+        """FTS5 match on one column; scores in [1, 1.1]: a tie-breaker within a tier.
+
+        FTS5's bm25 normalizes by the length of the whole row, so a well-annotated gene (long
+        summary, many GO terms) would lose a ``name`` match to an obscure one. For the name
+        column the tie-breaker is instead the share of the name the terms cover, as
+        Elasticsearch's per-field length norm does: ``insulin`` ranks INS (name "insulin")
+        above "acute insulin response". Other columns keep bm25."""
         if phrase:
             expr = fts_quote(" ".join(toks)) + ("*" if prefix_last else "")
         else:
@@ -445,7 +479,15 @@ class Searcher:
             if prefix_last:
                 parts[-1] += "*"
             expr = "(" + " AND ".join(parts) + ")"
-        rows = self.con.execute(
-            "SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", (f"{column} : {expr}",)
-        )
+        match = f"{column} : {expr}"
+        if column in LENGTH_NORMED_COLUMNS:
+            index = FTS_COLUMNS.index(column)
+            rows = self.con.execute(
+                "SELECT f.rowid, d.sz FROM fts f JOIN fts_docsize d ON d.id = f.rowid "
+                "WHERE fts MATCH ?",
+                (match,),
+            )
+            n = len(toks)
+            return {g: 1.0 + 0.1 * min(1.0, n / max(column_size(sz, index), 1)) for g, sz in rows}
+        rows = self.con.execute("SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", (match,))
         return {g: 1.0 + 0.1 * (-r / (1.0 - r) if r < 0 else 0.0) for g, r in rows}

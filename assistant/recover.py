@@ -1,0 +1,196 @@
+"""When a model's query matches nothing: the corrections the pipeline tries, best first.
+
+Small models copy identifiers imperfectly (DNAH12 → DANH12, Bmpr1b → brmp1b, NG_032234 →
+nr_032234), miss a taxid the question spells out (``taxid 10116`` → species=mouse), or put a word
+in the wrong field (``symbol:insulin``, ``type_of_gene:kinase``). When the query as written
+matches nothing (or a POST leaves terms not found), :func:`alternatives` proposes the same query
+with
+
+1. a term that is not in the question replaced by the question's one closest word (at most two
+   edits, a third of the word);
+2. the species the question names by taxid;
+3. its symbol/alias/name/type terms searched in all fields (:func:`assistant.query.relax_query`).
+
+:func:`recover` runs them in turn and keeps the first that finds more; the pipeline's answer says
+what was changed; a query someone typed or edited runs as written. Nothing here invents a term: a
+correction only ever takes a word from the question.
+
+>>> from assistant.query import parse_query
+>>> q = parse_query("/v3/query?q=symbol:brmp1b&fields=pathway&species=mouse")
+>>> [(alt.q, why) for alt, why in alternatives("murine Bmpr1b pathways", q)][0]
+('symbol:Bmpr1b', 'brmp1b is not in the question but Bmpr1b is')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .backends import Result
+from .query import INTERVAL_RE, Query, parse_lucene, relax_query
+from .schema import load_api
+
+_QUESTION_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]|[A-Za-z0-9]")
+_TAXID = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
+
+
+@dataclass
+class Recovery:
+    """A correction that found more: the corrected ``query``, its ``result``, ``why`` (what was
+    changed, said plainly) and ``missed`` (what the original found nothing for)."""
+
+    query: Query
+    result: Result
+    why: str
+    missed: list[str]
+
+
+def recover(
+    question: str, query: Query, result: Result, run: Callable[[Query], Result | None]
+) -> Recovery | None:
+    """The first of :func:`alternatives` that finds genes where ``query`` found none (or, a
+    POST, leaves fewer terms not found), run with ``run`` (None: it failed); None when
+    ``result`` needs no correction or none helps."""
+    post = query.method == "POST"
+    if result.total and not (post and result.notfound):
+        return None
+    for alt, why in alternatives(question, query):
+        more = run(alt)
+        if more is None:
+            continue
+        if (more.total > 0) if not result.total else len(more.notfound) < len(result.notfound):
+            missed = list(result.notfound) if post else [query.q or ""]
+            return Recovery(alt, more, why, missed)
+    return None
+
+
+def alternatives(question: str, query: Query) -> list[tuple[Query, str]]:
+    """Corrected or wider forms of ``query``, each with a note saying what changed."""
+    out: list[tuple[Query, str]] = []
+    fixed = fix_copied_terms(question, query)
+    if fixed is not None:
+        out.append(fixed)
+    species = species_from_question(question, query)
+    if species is not None:
+        out.append(species)
+    wider = relax_query(query)
+    if wider is not None:
+        out.append((wider, f"searching all fields for {wider.q} instead"))
+    return out
+
+
+# --- 1. terms copied wrong ------------------------------------------------------------------------
+
+
+def question_tokens(question: str) -> dict[str, str]:
+    """The question's words, lower-cased → as written (``{"bmpr1b": "Bmpr1b", ...}``)."""
+    return {t.lower(): t for t in _QUESTION_TOKEN.findall(question)}
+
+
+def closest(word: str, tokens: dict[str, str]) -> str | None:
+    """The one question token within two edits (and a third of ``word``'s length) of
+    ``word``, or None when there is none or more than one at the smallest distance."""
+    word = word.lower()
+    limit = min(2, max(1, len(word) // 3))
+    best: list[str] = []
+    best_d = limit + 1
+    for low in tokens:
+        if abs(len(low) - len(word)) > limit or low == word:
+            continue
+        d = edit_distance(word, low)
+        if d < best_d:
+            best, best_d = [low], d
+        elif d == best_d:
+            best.append(low)
+    return tokens[best[0]] if len(best) == 1 else None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions counted as one edit (OSA).
+
+    >>> edit_distance("danh12", "dnah12"), edit_distance("brmp1b", "bmpr1b")
+    (1, 2)
+    """
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def fix_copied_terms(question: str, query: Query) -> tuple[Query, str] | None:
+    """``query`` with each of its terms that the question does not contain replaced by the
+    question's closest word; None when no term needs or finds a replacement."""
+    tokens = question_tokens(question)
+    if query.method == "POST":
+        terms = [t.strip() for t in (query.q or "").split(",") if t.strip()]
+        swaps = _swaps(terms, tokens)
+        if not swaps:
+            return None
+        new_q = ",".join(swaps.get(t.lower(), t) for t in terms)
+        return replace(query, q=new_q), _note(swaps)
+    q = (query.q or "").strip()
+    if query.endpoint != "query" or not q or INTERVAL_RE.match(q):
+        return None
+    tree = parse_lucene(q)
+    if tree is None:
+        return None
+    words = [w for w in _words(tree) if not any(c in w.value for c in "*?\\")]
+    swaps = _swaps([w.value for w in words], tokens)
+    if not swaps:
+        return None
+    for w in words:
+        if w.value.lower() in swaps:
+            w.value = swaps[w.value.lower()]
+    return replace(query, q=str(tree).strip()), _note(swaps)
+
+
+def _words(node) -> list:
+    """The plain words (luqum ``Word`` nodes) of a query tree, in order."""
+    from luqum import tree as t
+
+    if type(node) is t.Word:
+        return [node]
+    return [w for child in node.children for w in _words(child)]
+
+
+def _swaps(terms: list[str], tokens: dict[str, str]) -> dict[str, str]:
+    swaps = {}
+    for term in terms:
+        low = term.lower()
+        if low in tokens or len(low) < 3:
+            continue
+        near = closest(low, tokens)
+        if near is not None:
+            swaps[low] = near
+    return swaps
+
+
+def _note(swaps: dict[str, str]) -> str:
+    return "; ".join(f"{old} is not in the question but {new} is" for old, new in swaps.items())
+
+
+# --- 2. the species the question names --------------------------------------------------------------
+
+
+def species_from_question(question: str, query: Query) -> tuple[Query, str] | None:
+    """``query`` with ``species`` set to the taxid the question spells out (``taxid 10116``),
+    when the query asks for another species; None otherwise."""
+    found = {int(m) for m in _TAXID.findall(question)}
+    said = query.params.get("species")
+    if len(found) != 1 or not said:
+        return None
+    api = load_api()
+    taxid = found.pop()
+    wanted = [api.taxid(s.strip()) for s in said.split(",")]
+    if taxid in wanted:
+        return None
+    name = api.species_name(taxid) or str(taxid)
+    params = {**query.params, "species": name}
+    return replace(query, params=params), f"the question names taxid {taxid} ({name}), not {said}"

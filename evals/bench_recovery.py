@@ -1,0 +1,95 @@
+"""What the pipeline's corrections (assistant/recover.py) do to the answers of an evaluation run.
+
+    python evals/bench_recovery.py                                     # the default model's ft run
+    python evals/bench_recovery.py evals/results/qwen2.5-coder-0.5b-icl-grammar-test
+
+The evaluation scores the model's own query; the page and `ask` go one step further when that
+query finds nothing: they try a term copied wrong from the question, the taxid the question names,
+then the same terms in all fields (``recover``). This replays that step on the stored outputs of
+run folders, without the model, and prints execution accuracy (same total and top hits as the
+reference, on the embedded store) before and after, with how many answers it fixed and broke
+(a correction can only break an answer whose reference also finds nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python evals/...`
+
+from assistant import metrics  # noqa: E402
+from assistant.backends import BackendError, get_backend  # noqa: E402
+from assistant.config import ROOT, Settings  # noqa: E402
+from assistant.errors import QueryError  # noqa: E402
+from assistant.query import parse_query  # noqa: E402
+from assistant.recover import recover  # noqa: E402
+
+DEFAULT_RUN = ROOT / "evals/results/qwen2.5-coder-0.5b-mygene-ft-grammar-test"
+
+
+def same_hits(result, ref) -> bool:
+    """Execution accuracy: the same total and top hit ids as the reference's result."""
+    return metrics.execution_match(
+        result.total, metrics.hit_ids(result.hits), ref.total, metrics.hit_ids(ref.hits)
+    )
+
+
+def replay(backend, rows: list[dict]) -> dict[str, int]:
+    """Counts over ``rows`` (responses.jsonl objects): scored, empty (the model's valid query
+    found nothing or left POST terms not found), corrected, execution before and after, fixed,
+    broken."""
+
+    def run(query):
+        try:
+            return backend.query(query)
+        except (QueryError, BackendError):
+            return None
+
+    counts = dict.fromkeys(("n", "empty", "corrected", "before", "after", "fixed", "broken"), 0)
+    for row in rows:
+        if "error" in row or not row.get("scores", {}).get("valid"):
+            continue  # an invalid query is never run (nor corrected)
+        try:
+            query = parse_query(row["output"])
+            ref = backend.query(parse_query(row["reference"]))
+        except (QueryError, BackendError):
+            continue
+        result = run(query)
+        if result is None:
+            continue
+        counts["n"] += 1
+        before = same_hits(result, ref)
+        fix = recover(row["question"], query, result, run)
+        after = same_hits(fix.result, ref) if fix else before
+        counts["empty"] += result.total == 0 or bool(query.method == "POST" and result.notfound)
+        counts["corrected"] += fix is not None
+        counts["before"] += before
+        counts["after"] += after
+        counts["fixed"] += after and not before
+        counts["broken"] += before and not after
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="*", type=Path, default=[DEFAULT_RUN], help="Run folders.")
+    args = ap.parse_args(argv)
+    from eval_lm import read_responses  # noqa: PLC0415 — beside this script
+
+    backend = get_backend(Settings(backend="embedded"))
+    print("| run | n | found nothing | corrected | execution before | after | fixed | broken |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run_dir in args.runs:
+        c = replay(backend, read_responses(Path(run_dir) / "responses.jsonl"))
+        before, after = (f"{c[k] / c['n']:.1%}" if c["n"] else "–" for k in ("before", "after"))
+        print(
+            f"| {Path(run_dir).name} | {c['n']} | {c['empty']} | {c['corrected']} | "
+            f"{before} | {after} | {c['fixed']} | {c['broken']} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
