@@ -22,8 +22,9 @@ A run folder (``--out``, default ``evals/results/<model>-<mode>-<grammar>-<split
 
 Re-running with the same ``--out`` skips the items already in ``responses.jsonl`` (resume);
 ``--restart`` starts the folder over. ``--rescore DIR ...`` scores stored responses again
-without the model (after a change to the metrics or the store). ``--compare DIR ...`` prints one markdown table across
-run folders and writes ``comparison.md`` and ``comparison.png`` beside them; with
+without the model (after a change to the metrics or the store). ``--compare DIR ...`` prints
+one markdown table across run folders and writes ``comparison.md`` and ``comparison.png``
+beside them; with
 ``--write README.md`` it also replaces the README's evaluation table (between
 ``<!-- eval:start -->`` and ``<!-- eval:end -->``): one row per run with the command that made it.
 """
