@@ -469,10 +469,10 @@ def plot_runs(entries: list[dict[str, Any]], path: Path, title: str = "") -> Pat
 # --- comparing runs --------------------------------------------------------------------------
 
 
-def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
+def load_runs(paths: list[Path], recompute: bool = True) -> list[dict[str, Any]]:
     """The run folders among ``paths`` (others are skipped), each as run.json plus ``label``
-    (the folder name) and ``summary`` (recomputed when summary.json is missing or older than
-    the responses)."""
+    (the folder name) and ``summary`` (recomputed when summary.json is missing or, with
+    ``recompute``, older than the responses)."""
     entries = []
     for path in sorted(Path(p) for p in paths):
         if not path.is_dir():
@@ -482,7 +482,9 @@ def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
             continue
         summary_path, responses = path / SUMMARY_JSON, path / RESPONSES
         stale = not summary_path.is_file() or (
-            responses.is_file() and responses.stat().st_mtime > summary_path.stat().st_mtime
+            recompute
+            and responses.is_file()
+            and responses.stat().st_mtime > summary_path.stat().st_mtime
         )
         summary = (
             summarize_run(path) if stale else json.loads(summary_path.read_text(encoding="utf-8"))

@@ -328,3 +328,17 @@ def test_rescore_reproduces_the_live_scores_without_the_model(eval_lm, workspace
     assert summary["n"] == 2
     assert eval_lm.main(["--rescore", str(tmp_path / "nowhere")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_readme_evaluation_table_is_current(eval_lm):
+    from assistant.markers import replace_block
+
+    runs = sorted((ROOT / "evals" / "results").glob("*-test"))
+    table = eval_lm.readme_table(eval_lm.load_runs(runs, recompute=False), Settings().model)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert replace_block(readme, "eval", table) == readme, (
+        "run: python evals/eval_lm.py --compare evals/results/*-test/ --write README.md"
+    )
+    assert table.count("\n") - 1 == len(runs) and all(
+        f"--out {r.relative_to(ROOT)}`" in table for r in runs
+    )
