@@ -62,26 +62,30 @@ def test_alternatives_come_most_specific_first():
     ]
 
 
-def test_the_pipeline_runs_the_first_correction_that_finds_genes(tiny_store):
+def _ask(store, question: str, line: str):
+    """The pipeline's answer when the model writes ``line``."""
     settings = Settings(model="scripted")
-    backend = EmbeddedBackend(settings, store=tiny_store)
-    model = ScriptedModel(["/v3/query?q=symbol:ckd2&species=human&fields=genomic_pos"])
-    a = Assistant(settings, model=model, backend=backend).answer("Where is CDK2?", mode="ft")
+    backend = EmbeddedBackend(settings, store=store)
+    return Assistant(settings, model=ScriptedModel([line]), backend=backend).answer(question, mode="ft")
+
+
+def test_the_pipeline_runs_the_first_correction_that_finds_genes(tiny_store):
+    a = _ask(
+        tiny_store, "Where is CDK2?", "/v3/query?q=symbol:ckd2&species=human&fields=genomic_pos"
+    )
     assert a.recovered_from == "/v3/query?q=symbol:ckd2&species=human&fields=genomic_pos"
     assert a.query == "/v3/query?q=symbol:CDK2&species=human&fields=genomic_pos"
     assert a.answer.startswith("Nothing matched symbol:ckd2; ckd2 is not in the question but CDK2")
     assert a.hits[0]["symbol"] == "CDK2" and a.status == "ok"
     # a query that finds genes is never corrected, even where the question says it otherwise
-    model = ScriptedModel(["/v3/query?q=symbol:tp53&species=human"])
-    a = Assistant(settings, model=model, backend=backend).answer("what does p53 do?", mode="ft")
+    a = _ask(tiny_store, "what does p53 do?", "/v3/query?q=symbol:tp53&species=human")
     assert a.recovered_from is None and a.hits[0]["symbol"] == "TP53"
 
 
 def test_a_post_names_the_terms_it_corrected(tiny_store):
-    settings = Settings(model="scripted")
-    backend = EmbeddedBackend(settings, store=tiny_store)
-    model = ScriptedModel(["POST /v3/query q=CDK2,BRAC1&scopes=symbol&fields=symbol"])
-    a = Assistant(settings, model=model, backend=backend).answer("CDK2 and BRCA1 ids", mode="ft")
+    a = _ask(
+        tiny_store, "CDK2 and BRCA1 ids", "POST /v3/query q=CDK2,BRAC1&scopes=symbol&fields=symbol"
+    )
     assert a.query == "POST /v3/query q=CDK2,BRCA1&scopes=symbol&fields=symbol"
     assert a.answer.startswith("Nothing matched BRAC1; brac1 is not in the question but BRCA1 is:")
     assert a.notfound == [] and {h["symbol"] for h in a.hits} >= {"CDK2", "BRCA1"}
