@@ -66,7 +66,9 @@ def _ask(store, question: str, line: str):
     """The pipeline's answer when the model writes ``line``."""
     settings = Settings(model="scripted")
     backend = EmbeddedBackend(settings, store=store)
-    return Assistant(settings, model=ScriptedModel([line]), backend=backend).answer(question, mode="ft")
+    return Assistant(settings, model=ScriptedModel([line]), backend=backend).answer(
+        question, mode="ft"
+    )
 
 
 def test_the_pipeline_runs_the_first_correction_that_finds_genes(tiny_store):
