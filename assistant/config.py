@@ -16,8 +16,10 @@ import argparse
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 """The project root (the folder holding app.py)."""
@@ -222,10 +224,15 @@ def add_settings_arguments(parser: argparse.ArgumentParser, names: list[str]) ->
 
 
 def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
-    """Settings from env/.env, with every CLI flag the user passed taking priority."""
+    """Settings from env/.env, with every CLI flag the user passed taking priority. A value the
+    settings refuse (``--n-threads 0``) raises :class:`ConfigError`, which every command line
+    prints as one line."""
     given = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
     given.update(overrides)
-    return Settings(**given)
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(f"bad option: {exc}") from None
 
 
 def _display_path(path: Path) -> str:

@@ -49,7 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python evals/eval_lm.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from pydantic import ValidationError  # noqa: E402
 
 from assistant import metrics  # noqa: E402
 from assistant.cli import run_edge  # noqa: E402
@@ -643,10 +642,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         overrides["retry_invalid"] = args.retry
     if args.mode:
         overrides["mode"] = MODE_NAMES.get(args.mode, args.mode)
-    try:
-        settings = settings_from_args(args, **overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"bad option: {exc}") from None
+    settings = settings_from_args(args, **overrides)
     mode = settings.mode
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
@@ -740,10 +736,7 @@ def rescore_runs(args: argparse.Namespace) -> None:
     """``--rescore RUN ...``: :func:`rescore` each folder on the configured embedded store."""
     from assistant.backends import get_backend
 
-    try:
-        settings = settings_from_args(args, backend="embedded")
-    except ValidationError as exc:
-        raise ConfigError(f"bad option: {exc}") from None
+    settings = settings_from_args(args, backend="embedded")
     backend = get_backend(settings)
     entries = []
     for run_dir in args.rescore:

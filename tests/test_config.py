@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pytest
+
 from assistant.config import ROOT, Settings, add_settings_arguments, settings_from_args
 from assistant.config_cli import with_table
+from assistant.errors import ConfigError
 
 
 def test_env_prefix_and_dotenv(tmp_path, monkeypatch):
@@ -25,6 +28,13 @@ def test_cli_flags_win(monkeypatch):
     s = settings_from_args(args)
     assert s.port == 9000 and s.store_path == Path("/tmp/x.sqlite")
     assert "QA_PORT" in parser.format_help()
+
+
+def test_a_refused_flag_is_a_config_error():
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser, ["n_threads"])
+    with pytest.raises(ConfigError, match=r"(?s)bad option: .*n_threads"):
+        settings_from_args(parser.parse_args(["--n-threads", "0"]))
 
 
 def test_readme_configuration_table_is_current():
