@@ -5,7 +5,6 @@ switch (``use_grammar``), which the evaluation relies on."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import shutil
@@ -14,6 +13,7 @@ import sys
 
 import pytest
 from scripted import ScriptedModel
+from scripts import load_script
 
 from assistant.config import ROOT, Settings
 from assistant.grammar import load_grammar
@@ -58,17 +58,9 @@ FIELDS = {
 }
 
 
-def load_eval_module():
-    spec = importlib.util.spec_from_file_location("eval_lm", EVAL_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["eval_lm"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def eval_lm():
-    return load_eval_module()
+    return load_script("eval_lm")
 
 
 def _jsonl(rows) -> str:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+from scripts import execute_notebook
 
-from assistant.config import ROOT
 from assistant.datagen.endpoint import free_port
 from assistant.models import is_fetched, load_registry
 
-NOTEBOOK = ROOT / "notebooks" / "datagen.ipynb"
 MODEL = "smollm2-135m"
 
 
@@ -32,14 +29,7 @@ def test_datagen_notebook_runs(tmp_path, tiny_settings, tiny_store_path, monkeyp
     }.items():
         monkeypatch.setenv(name, value)
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
-
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "\n".join(o.get("text", "") for o in outputs)
+    outputs, text = execute_notebook("datagen.ipynb", timeout=300)
     assert "read 94 records" in text and "distinct queries" in text
     assert "original's species key: ,aehmmnosuu == ,aehmmnosuu" in text
     assert "species=human,mouse" in text

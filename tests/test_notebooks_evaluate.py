@@ -3,26 +3,11 @@ this test writes, scored with the real metrics, so the notebook never rots."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-import nbformat
-from nbclient import NotebookClient
+from scripts import execute_notebook, load_script
 
 from assistant import metrics
-from assistant.config import ROOT
-
-NOTEBOOK = ROOT / "notebooks" / "evaluate.ipynb"
-
-
-def load_eval_module():
-    spec = importlib.util.spec_from_file_location("eval_lm", ROOT / "evals" / "eval_lm.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["eval_lm"] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 ITEMS = [  # (id, intent, question, reference, model output)
     ("t-1", "id_conversion", "Entrez id of human CDK2?",
@@ -69,22 +54,13 @@ def write_run(folder, eval_lm, mode: str, grammar: bool) -> None:
 
 
 def test_evaluate_notebook_runs_on_tiny_runs(tmp_path, monkeypatch):
-    eval_lm = load_eval_module()
+    eval_lm = load_script("eval_lm")
     icl, zero = tmp_path / "smollm2-icl", tmp_path / "smollm2-zero"
     write_run(icl, eval_lm, "icl", True)
     write_run(zero, eval_lm, "zero-shot", False)
     monkeypatch.setenv("QA_EVAL_RUNS", f"{icl}:{zero}")
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
-
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "\n".join(
-        o.get("text", "") or o.get("data", {}).get("text/markdown", "") for o in outputs
-    )
+    outputs, text = execute_notebook("evaluate.ipynb", timeout=180)
     assert "2 run(s): smollm2-icl, smollm2-zero" in text
     assert "| smollm2-icl | smollm2-135m | icl | on | 3 | 67% | 33% | 0% | 50% |" in text
     assert "| smollm2-zero | smollm2-135m | zero-shot | off | 3 |" in text

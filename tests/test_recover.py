@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from scripted import ScriptedModel
+from scripts import load_script
 
 from assistant.backends import EmbeddedBackend
 from assistant.config import Settings
@@ -94,15 +95,7 @@ def test_a_post_names_the_terms_it_corrected(tiny_store):
 
 
 def test_the_benchmark_replays_corrections_on_stored_outputs(tiny_store):
-    import importlib.util
-
-    from assistant.config import ROOT
-
-    spec = importlib.util.spec_from_file_location(
-        "bench_recovery", ROOT / "evals/bench_recovery.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_recovery")
     ref = "/v3/query?q=symbol:cdk2&species=human"
     rows = [
         {"question": "Where is CDK2?", "output": "/v3/query?q=symbol:ckd2&species=human",
