@@ -24,7 +24,6 @@ import sys
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the page
 
 import gradio as gr  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
 
 from assistant.backends import BACKENDS  # noqa: E402
 from assistant.config import Settings, add_settings_arguments, settings_from_args  # noqa: E402
@@ -268,13 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         demo = build_page(service)
         print(f"Query Assistant on http://{settings.host}:{settings.app_port}", flush=True)
         launch(demo, settings)
-    except ValidationError as exc:
-        print(
-            f"error: invalid setting: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
-            file=sys.stderr,
-        )
-        return 2
-    except AssistantError as exc:
+    except AssistantError as exc:  # a refused setting too (settings_from_args)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -232,7 +232,8 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        raise ConfigError(f"bad option: {exc}") from None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid setting: {problems}") from None
 
 
 def _display_path(path: Path) -> str:
