@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test setup browser store model index serve lint format bench bench-llm bench-pipeline clean
+.PHONY: run test setup llama rebuild-llama browser store model index serve lint format bench bench-llm bench-pipeline clean
 
 run: setup store model index         ## set up everything, then open the page on http://127.0.0.1:7860
 	$(PY) app.py
@@ -13,7 +13,16 @@ run: setup store model index         ## set up everything, then open the page on
 test: setup                          ## set up, then run the test suite
 	$(PY) -m pytest -q
 
-setup: $(STAMP) browser
+setup: $(STAMP) llama browser
+
+# llama-cpp-python is compiled here with explicit CPU flags (never GGML_NATIVE, never AMX), into a
+# wheel folder named by the flags; every setup checks that the installed build fits this CPU
+# (quick when it does) and rebuilds when the CPU or the pinned version changed (assistant/llama_build.py).
+llama: $(STAMP)                      ## check the llama.cpp build for this CPU (builds it when missing)
+	$(PY) -m assistant.llama_build ensure
+
+rebuild-llama: $(STAMP)              ## compile llama-cpp-python again for this CPU (4-7 min)
+	$(PY) -m assistant.llama_build ensure --force
 
 browser: $(BROWSER_STAMP)            ## Debian's chromium for the browser tests (apt-get; sudo if not root)
 
@@ -29,12 +38,16 @@ $(BROWSER_STAMP):
 	fi
 	@if command -v chromium >/dev/null 2>&1; then mkdir -p $(VENV) && touch $@; fi
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt assistant/llama_build.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
 	# torch first, pinned: the CPU build; anything newer would pull CUDA wheels
 	$(PY) -m pip install -q torch==2.13.0
+	# everything but llama-cpp-python, which llama_build compiles for this CPU next
+	grep -v '^llama-cpp-python' requirements.txt > $(VENV)/requirements-prebuilt.txt
+	$(PY) -m pip install -q -r $(VENV)/requirements-prebuilt.txt $$(grep -v '^-r\|^#' requirements-dev.txt)
+	$(PY) -m assistant.llama_build ensure
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 

@@ -138,6 +138,16 @@ class Settings(BaseSettings):
     n_batch: int = Field(
         512, ge=8, description="Prompt tokens llama.cpp evaluates per batch (prompt speed)."
     )
+    speculative: bool = Field(
+        True,
+        description="Greedy generation drafts the tokens the grammar forces and the prompt "
+        "repeats and verifies them in one batch (same output, fewer forward passes).",
+    )
+    draft_corpus: Path | None = Field(
+        ROOT / "data" / "pairs" / "train.jsonl",
+        description="Pairs JSONL whose queries' n-grams seed the speculative drafts (only "
+        "speed depends on it; unset or missing: drafts from the grammar and the prompt only).",
+    )
     n_ctx: int = Field(
         0, ge=0, description="Context size in tokens; 0 takes the registry entry's n_ctx."
     )

@@ -122,6 +122,8 @@ class LlamaCppModel(LanguageModel):
         temperature: float = 0.0,
         max_tokens: int = 256,
         seed: int = 0,
+        speculative: bool = True,
+        draft_corpus: str | Path | None = None,
         **llama_kwargs: Any,
     ):
         self.model_path = Path(model_path)
@@ -139,8 +141,10 @@ class LlamaCppModel(LanguageModel):
             "n_ubatch": n_batch,
             "verbose": False,
             "seed": seed,
+            "speculative": speculative,
             **llama_kwargs,
         }
+        self.draft_corpus = Path(draft_corpus) if draft_corpus else None
         self.load_seconds: float | None = None
         self._llm = None
         self._grammars: dict[str, Any] = {}
@@ -191,6 +195,10 @@ class LlamaCppModel(LanguageModel):
                 f"llama.cpp could not load {self.model_path}: {exc}; "
                 "re-fetch it with `python -m assistant model fetch --force`"
             ) from exc
+        if self.draft_corpus is not None and self.draft_corpus.is_file():
+            from .pairs import read_pairs_file
+
+            llm.draft_corpus = [p.query for p in read_pairs_file(self.draft_corpus)]
         self.load_seconds = time.perf_counter() - t0
         return llm
 
@@ -208,12 +216,16 @@ class LlamaCppModel(LanguageModel):
         import llama_cpp
 
         d = llama_cpp.llama_perf_context(llm.ctx)
-        return {
+        out = {
             "prompt_eval_tokens": d.n_p_eval,
             "prompt_eval_s": d.t_p_eval_ms / 1000,
             "eval_tokens": d.n_eval,
             "eval_s": d.t_eval_ms / 1000,
         }
+        stats = getattr(llm, "spec_stats", None)
+        if stats is not None:
+            out.update(stats.as_timings())
+        return out
 
     def _request(self, messages, grammar, max_tokens, stop, stream, kwargs) -> dict[str, Any]:
         req = {
@@ -432,6 +444,8 @@ def llama_from_spec(spec: ModelSpec, settings: Settings, **llama_kwargs: Any) ->
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         seed=settings.seed,
+        speculative=settings.speculative,
+        draft_corpus=settings.draft_corpus,
         **llama_kwargs,
     )
 

@@ -349,6 +349,7 @@ class Assistant:
                     "prompt_tokens": gen.prompt_tokens,
                     "completion_tokens": gen.completion_tokens,
                     "finish_reason": gen.finish_reason,
+                    "timings": gen.timings,
                 }
             )
             ans.raw_output, ans.errors = raw, errors

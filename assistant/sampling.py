@@ -104,26 +104,68 @@ def grammar_first_sampler(llm: Any, grammar: Any):
     return sampler
 
 
+def _greedy(kwargs: dict, args: tuple = ()) -> bool:
+    """The sampling settings are plain greedy decoding (what the assistant uses)."""
+    return (
+        kwargs.get("temp", 0.8) == 0.0
+        and not kwargs.get("logits_processor")
+        and kwargs.get("repeat_penalty", 1.0) == 1.0
+        and kwargs.get("frequency_penalty", 0.0) == 0.0
+        and kwargs.get("presence_penalty", 0.0) == 0.0
+        and not args
+    )
+
+
 def grammar_first_llama_class():
-    """``llama_cpp.Llama`` with greedy grammar sampling done by :class:`GrammarFirstGreedy`."""
+    """``llama_cpp.Llama`` with greedy grammar sampling done by :class:`GrammarFirstGreedy` and
+    greedy generation drafted and verified in batches (:mod:`assistant.speculative`).
+
+    ``speculative=False`` (a constructor keyword) keeps the library's one-token-per-pass loop;
+    :attr:`spec_stats` describes the last speculative generation.
+    """
     import llama_cpp
+
+    from .speculative import Drafter, SpecStats, speculative_generate
 
     class GrammarFirstLlama(llama_cpp.Llama):
         """``Llama`` whose greedy, grammar-constrained sampling checks the best tokens first."""
 
+        def __init__(self, *args, speculative: bool = True, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.speculative = speculative
+            self.draft_corpus: list[str] | None = None
+            """Known query lines whose n-grams seed the drafts (set before the first generation)."""
+            self.spec_stats: SpecStats | None = None
+            self._drafter: Drafter | None = None
+
         def _init_sampler(self, *args, **kwargs):
-            grammar = kwargs.get("grammar")
-            simple = (
-                grammar is not None
-                and kwargs.get("temp", 0.8) == 0.0
-                and not kwargs.get("logits_processor")
-                and kwargs.get("repeat_penalty", 1.0) == 1.0
-                and kwargs.get("frequency_penalty", 0.0) == 0.0
-                and kwargs.get("presence_penalty", 0.0) == 0.0
-                and not args
-            )
-            if not simple:
+            if kwargs.get("grammar") is None or not _greedy(kwargs, args):
                 return super()._init_sampler(*args, **kwargs)
-            return grammar_first_sampler(self, grammar)
+            return grammar_first_sampler(self, kwargs["grammar"])
+
+        def generate(self, tokens, **kwargs):
+            plain = (
+                not self.speculative
+                or not _greedy(kwargs)
+                or kwargs.get("stopping_criteria") is not None
+                or kwargs.get("reset", True) is False
+                or self.draft_model is not None
+                or self._is_recurrent
+                or self._is_hybrid
+            )
+            if plain:
+                self.spec_stats = None
+                yield from super().generate(tokens, **kwargs)
+                return
+            keys = ("top_k", "top_p", "min_p", "typical_p", "temp", "repeat_penalty",
+                    "frequency_penalty", "presence_penalty", "tfs_z", "mirostat_mode",
+                    "mirostat_tau", "mirostat_eta", "penalize_nl", "logits_processor", "grammar")  # fmt: skip
+            self._sampler = self._init_sampler(**{k: kwargs[k] for k in keys if k in kwargs})
+            if self._drafter is None:
+                self._drafter = Drafter(self, self.draft_corpus)
+            self.spec_stats = SpecStats()
+            yield from speculative_generate(
+                self, tokens, self._sampler, self._drafter, self.spec_stats
+            )
 
     return GrammarFirstLlama

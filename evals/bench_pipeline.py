@@ -8,6 +8,14 @@ evaluated before timing starts, as a server would. Every question is then answer
 (retrieve → generate → execute → summarize). Prompt tokens are counted per mode on the first
 attempt: ``prompt`` is the whole prompt, ``evaluated`` what llama.cpp actually had to process
 after reusing the cached prefix. Results go to evals/results/bench_pipeline.json.
+
+In the same run, on the same questions and prompts, the **plain baseline**: the library's own
+``llama_cpp.Llama`` with the same weights, adapter and grammar, greedy, one forward pass per
+token, the KV cache cleared before each question (no grammar-first sampling, no drafts, no
+prefix reuse). It prints the ratios the speculative decoder is held to (README → Speed): the
+pipeline's end-to-end p50 over the baseline's generation p50, forward passes per query token,
+the grammar's share of generation time, and how many outputs are token-for-token identical.
+The build (variant, CMake flags, CPU) is printed first (assistant/llama_build.py).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ sys.path.insert(
     0, str(Path(__file__).resolve().parent.parent)
 )  # `python evals/...` from a checkout
 
+from assistant import llama_build  # noqa: E402
 from assistant.config import ROOT, Settings  # noqa: E402
 from assistant.pipeline import STAGES, Assistant  # noqa: E402
 from assistant.prompts import MODES  # noqa: E402
@@ -93,6 +102,50 @@ def pct(values: list[float], p: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def plain_baseline(bot: Assistant, answers) -> list[dict]:
+    """The library's plain greedy generation under the grammar, per answer's first prompt."""
+    import llama_cpp
+
+    model = bot.model
+    llm = llama_cpp.Llama(
+        model_path=str(model.model_path),
+        chat_format=model.chat_format,
+        lora_path=str(model.lora_path) if model.lora_path else None,
+        **{k: v for k, v in model.llama_kwargs.items() if k != "speculative"},
+    )
+    grammar = llama_cpp.LlamaGrammar.from_string(bot.query_grammar, verbose=False)
+    passes = {"n": 0}
+    decode = llm._ctx.decode
+
+    def counted(batch):
+        passes["n"] += 1
+        return decode(batch)
+
+    llm._ctx.decode = counted
+    rows = []
+    for a in answers:
+        llm.reset()
+        passes["n"] = 0
+        t0 = time.perf_counter()
+        out = llm.create_chat_completion(
+            messages=a.prompt,
+            grammar=grammar,
+            temperature=0.0,
+            max_tokens=bot.settings.query_max_tokens,
+        )
+        rows.append(
+            {
+                "seconds": time.perf_counter() - t0,
+                "text": out["choices"][0]["message"]["content"] or "",
+                "tokens": out["usage"]["completion_tokens"],
+                "prompt_tokens": out["usage"]["prompt_tokens"],
+                "passes": passes["n"],
+            }
+        )
+    llm.close()
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,6 +155,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=len(QUESTIONS), help="Questions for the main mode.")
     ap.add_argument("--per-mode", type=int, default=10, help="Questions per other mode (0: skip).")
     ap.add_argument("--n-threads", type=int, default=None)
+    ap.add_argument("--no-baseline", action="store_true", help="Skip the plain llama.cpp run.")
     ap.add_argument("--out", default=str(ROOT / "evals" / "results" / "bench_pipeline.json"))
     args = ap.parse_args()
 
@@ -113,8 +167,14 @@ def main() -> None:
     bot.load(mode)
     load_s = time.perf_counter() - t0
 
+    build = llama_build.build_info()
+    print(
+        f"llama-cpp-python {build.get('version', '?')} build {build['variant']} on {build['cpu']}: "
+        f"{build['cmake_args']}"
+    )
     questions = (QUESTIONS * (1 + args.n // len(QUESTIONS)))[: args.n]
     answers = [bot.answer(q, mode=mode) for q in questions]
+    speed = speed_report(bot, answers, None if args.no_baseline else plain_baseline(bot, answers))
     stages = {s: [a.timings[s] for a in answers] for s in STAGES}
     rows = {
         s: {"p50": pct(v, 50), "p95": pct(v, 95), "mean": statistics.mean(v)}
@@ -152,6 +212,10 @@ def main() -> None:
         "status": dict(Counter(a.status for a in answers)),
         "retries": sum(len(a.attempts) > 1 for a in answers),
         "modes": per_mode,
+        "speed": speed,
+        "build": {
+            k: build.get(k) for k in ("version", "variant", "cmake_args", "cpu", "cpu_flags")
+        },
     }
     print(
         f"{report['model']} · mode {mode} · {len(answers)} questions · {settings.n_threads} threads "
@@ -171,10 +235,75 @@ def main() -> None:
             f"{r['completion_tokens_p50']:9.0f} {r['total_s_p50']:11.2f} {r['valid']:6.0%} "
             f"{r['answered']:8.0%}"
         )
+    print_speed(speed)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump(report, fh, indent=2)
     print(f"wrote {args.out}")
+
+
+def speed_report(bot: Assistant, answers, plain: list[dict] | None) -> dict:
+    """Forward passes, drafts and grammar time of the pipeline's first generation per question,
+    against the plain baseline when given."""
+    first = [a.attempts[0] for a in answers if a.attempts]
+    spec = [f.get("timings", {}) for f in first]
+    tokens = [f["completion_tokens"] for f in first]
+    passes = [t.get("spec_forward_passes", 0) for t in spec]
+    gen_s = [t.get("spec_decode_s", 0) + t.get("spec_grammar_s", 0) for t in spec]
+    report = {
+        "speculative": bool(spec and "spec_forward_passes" in spec[0]),
+        "tokens_per_query_mean": statistics.mean(tokens) if tokens else 0,
+        "passes_per_query_mean": statistics.mean(passes) if passes else 0,
+        "passes_per_token": sum(passes) / max(1, sum(tokens)),
+        "prefill_tokens_p50": pct([t.get("spec_prefill_tokens", 0) for t in spec], 50),
+        "cached_tokens_p50": pct([t.get("spec_cached_tokens", 0) for t in spec], 50),
+        "drafted": sum(t.get("spec_drafted", 0) for t in spec),
+        "accepted": sum(t.get("spec_accepted", 0) for t in spec),
+        "forced": sum(t.get("spec_forced", 0) for t in spec),
+        "grammar_share": sum(t.get("spec_grammar_s", 0) for t in spec) / max(1e-9, sum(gen_s)),
+        "generate_p50": pct([a.timings["generate"] for a in answers], 50),
+        "total_p50": pct([a.timings["total"] for a in answers], 50),
+        "total_p95": pct([a.timings["total"] for a in answers], 95),
+    }
+    report["grammar_overhead"] = report["grammar_share"] / max(1e-9, 1 - report["grammar_share"])
+    if plain:
+        same = sum(p["text"] == f["raw"] for p, f in zip(plain, first))
+        report["plain"] = {
+            "generate_p50": pct([p["seconds"] for p in plain], 50),
+            "generate_p95": pct([p["seconds"] for p in plain], 95),
+            "passes_per_query_mean": statistics.mean(p["passes"] for p in plain),
+            "tokens_per_query_mean": statistics.mean(p["tokens"] for p in plain),
+            "identical": same,
+            "compared": len(plain),
+        }
+        report["total_p50_over_plain"] = report["total_p50"] / report["plain"]["generate_p50"]
+    return report
+
+
+def print_speed(r: dict) -> None:
+    print(
+        f"pipeline: {r['tokens_per_query_mean']:.1f} query tokens and "
+        f"{r['passes_per_query_mean']:.1f} forward passes per query "
+        f"({r['passes_per_token']:.2f} passes/token; target <= 0.6), "
+        f"prompt tokens evaluated p50 {r['prefill_tokens_p50']:.0f} (cached {r['cached_tokens_p50']:.0f}), "
+        f"drafts {r['accepted']}/{r['drafted']} accepted ({r['forced']} forced by the grammar)"
+    )
+    print(
+        f"grammar: {r['grammar_share']:.1%} of generation time, "
+        f"overhead {r['grammar_overhead']:.1%} per token (target < 10%)"
+    )
+    plain = r.get("plain")
+    if plain:
+        print(
+            f"plain llama.cpp greedy + grammar: generate p50 {plain['generate_p50']:.3f} s, "
+            f"p95 {plain['generate_p95']:.3f} s, {plain['passes_per_query_mean']:.1f} passes for "
+            f"{plain['tokens_per_query_mean']:.1f} tokens per query; identical outputs "
+            f"{plain['identical']}/{plain['compared']}"
+        )
+        print(
+            f"end-to-end p50 {r['total_p50']:.3f} s = {r['total_p50_over_plain']:.2f} x the plain "
+            f"generation p50 (target <= 0.6)"
+        )
 
 
 if __name__ == "__main__":

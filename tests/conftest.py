@@ -38,3 +38,20 @@ def tiny_store(tiny_store_path):
     from assistant.store.engine import GeneStore
 
     return GeneStore.open(tiny_store_path)
+
+
+def pytest_sessionstart(session):
+    """Before any test loads a model: one generation in a subprocess. A llama.cpp build that
+    dies (``Illegal instruction`` on a CPU that advertises AMX it cannot run) stops the run with
+    one line that says how to rebuild, instead of killing the whole test session."""
+    if session.config.option.collectonly:
+        return
+    from assistant import llama_build
+    from assistant.errors import AssistantError
+
+    try:
+        failure = llama_build.smoke(llama_build.smoke_model())
+    except (AssistantError, OSError) as exc:
+        failure = f"could not run the llama.cpp smoke generation: {exc}"
+    if failure:
+        pytest.exit(f"{failure}; run `{llama_build.REBUILD_HINT}`", returncode=3)
