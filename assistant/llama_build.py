@@ -67,6 +67,11 @@ COMMON_FLAGS = (
     "-DGGML_AMX_INT8=OFF",
     "-DGGML_AMX_BF16=OFF",
     "-DGGML_AVX_VNNI=OFF",
+    # batch-invariant matrix products: llamafile's tinyBLAS and the repacked (x8) weight layouts
+    # multiply a batch in another order than one token, so a drafted batch would round
+    # differently from plain decoding and greedy outputs could differ (assistant/speculative.py)
+    "-DGGML_LLAMAFILE=OFF",
+    "-DGGML_CPU_REPACK=OFF",
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_EXAMPLES=OFF",
 )

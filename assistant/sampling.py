@@ -147,7 +147,6 @@ def grammar_first_llama_class():
             plain = (
                 not self.speculative
                 or not _greedy(kwargs)
-                or kwargs.get("stopping_criteria") is not None
                 or kwargs.get("reset", True) is False
                 or self.draft_model is not None
                 or self._is_recurrent
@@ -165,7 +164,12 @@ def grammar_first_llama_class():
                 self._drafter = Drafter(self, self.draft_corpus)
             self.spec_stats = SpecStats()
             yield from speculative_generate(
-                self, tokens, self._sampler, self._drafter, self.spec_stats
+                self,
+                tokens,
+                self._sampler,
+                self._drafter,
+                self.spec_stats,
+                kwargs.get("stopping_criteria"),
             )
 
     return GrammarFirstLlama

@@ -9,7 +9,10 @@ symbols, ids and numbers. At each step :class:`Drafter` proposes the tokens that
    tokenized as the tokenizer would write them (jump-forward decoding, as SGLang calls it);
 2. the prompt **repeats**: llama-cpp-python's ``LlamaPromptLookupDecoding`` n-gram match over the
    prompt and the tokens so far (gene symbols, ids, numbers copied from the question);
-3. or, when the prompt has no match, what queries **usually** say next: :class:`QueryNgrams`,
+3. or the rest of a question's word once the query has begun it, in any case and after any of
+   the characters a query puts before a term (``symbol:brca1`` for "BRCA1"; BPE tokenizers
+   fold ``:`` or ``=`` into the word's first token, so the prompt's own tokens never match);
+4. or, when nothing in the prompt matches, what queries **usually** say next: :class:`QueryNgrams`,
    n-gram continuations counted over a corpus of known queries (the training pairs), proposed
    only when one continuation clearly dominates (``&fields=genomic_pos`` → ``,symbol``).
 
@@ -32,6 +35,7 @@ Imports of llama_cpp stay inside functions so that the module imports without na
 from __future__ import annotations
 
 import ctypes
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -40,6 +44,10 @@ import numpy as np
 
 MAX_FORCED = 32
 """Bytes the grammar may force in one step (a field name, ``&fields=``...)."""
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{2,}")
+"""A word of the question a query may copy (gene symbols, ids, numbers)."""
+WORD_WINDOW = 400
+"""Prompt tokens (from the end) whose words :meth:`Drafter.begin` indexes."""
 MAX_LOOKUP = 8
 """Tokens taken from a prompt n-gram match in one step."""
 NGRAM = 3
@@ -185,6 +193,7 @@ class Drafter:
             data=self._one_data, size=1, selected=-1, sorted=False
         )
         self._vocab = vocab
+        self.words: dict[int, list[int]] = {}
 
     def _special(self, token: int) -> bool:
         lib = self._lib
@@ -192,6 +201,22 @@ class Drafter:
             lib.llama_vocab_is_control(self._vocab, token)
             or lib.llama_vocab_is_eog(self._vocab, token)
         )
+
+    def begin(self, prompt: list[int]) -> None:
+        """Index the words of a new prompt: first token of the word as a query writes it (after
+        ``:``, ``=``, ``,`` or nothing; as asked, lower- or upper-cased) → its other tokens.
+        Later words win, so the question beats the system prompt."""
+        text = self._llm.detokenize(prompt[-WORD_WINDOW:]).decode("utf-8", "replace")
+        words: dict[int, list[int]] = {}
+        for word in dict.fromkeys(WORD.findall(text)):
+            for form in dict.fromkeys((word, word.lower(), word.upper())):
+                for before in ("", ":", "=", ",", "(", " "):
+                    toks = self._llm.tokenize(
+                        (before + form).encode(), add_bos=False, special=False
+                    )
+                    if len(toks) > 1:
+                        words[toks[0]] = toks[1:]
+        self.words = words
 
     def _allowed(self, grammar, token: int) -> bool:
         self._one_data[0].id = token
@@ -242,9 +267,12 @@ class Drafter:
                     draft = self._llm.tokenize(forced, add_bos=False, special=False)[:room]
             n_forced = len(draft)
             ids = np.concatenate([history, np.asarray(draft, dtype=np.intc)]) if draft else history
-            guess = prompt_lookup(ids, self.max_lookup)
-            if not guess and self.ngrams is not None:
-                guess = self.ngrams.continue_(ids[-self.ngrams.order :].tolist(), self.max_lookup)
+            guess = prompt_lookup(ids, self.max_lookup) or self.words.get(int(ids[-1]), [])
+            if len(guess) < self.max_lookup and self.ngrams is not None:
+                context = np.concatenate([ids, np.asarray(guess, dtype=np.intc)]) if guess else ids
+                guess = guess + self.ngrams.continue_(
+                    context[-self.ngrams.order :].tolist(), self.max_lookup - len(guess)
+                )
             for t in guess:
                 if len(draft) >= room or self._special(t):
                     break
@@ -290,15 +318,22 @@ def _prefill(llm, tokens: list[int], stats: SpecStats) -> None:
         llm.n_tokens += len(chunk)
 
 
-def speculative_generate(llm, tokens, sampler, drafter: Drafter, stats: SpecStats):
+def speculative_generate(
+    llm, tokens, sampler, drafter: Drafter, stats: SpecStats, stopping_criteria=None
+):
     """Yield the greedy tokens for the prompt ``tokens``, drafting and verifying in batches.
 
     ``sampler`` is the greedy ``LlamaSampler`` chain (with ``grammar_first`` when a grammar
     constrains it). Before every ``yield``, ``llm.input_ids[:llm.n_tokens]`` is exactly what the
     KV cache holds, so a consumer may stop at any token and the next prompt reuses the cache.
+    ``stopping_criteria`` is called as the library's loop calls it (the tokens before the new
+    one, and the score row it passes), and ends the generation before that token.
     """
     step = getattr(sampler, "grammar_first", None)
     tokens = list(tokens)
+    t0 = time.perf_counter()
+    drafter.begin(tokens)
+    stats.grammar_s += time.perf_counter() - t0
     _prefill(llm, tokens, stats)
     llm._requires_eval = True
 
@@ -308,8 +343,15 @@ def speculative_generate(llm, tokens, sampler, drafter: Drafter, stats: SpecStat
         stats.grammar_s += time.perf_counter() - t0
         return token
 
+    def stop(before: int) -> bool:
+        return stopping_criteria is not None and bool(
+            stopping_criteria(llm._input_ids[:before], llm._scores[-1, :])
+        )
+
     token = sample(-1)
     while True:
+        if stop(llm.n_tokens):
+            return
         stats.emitted += 1
         yield token
         room = llm._n_ctx - llm.n_tokens - 2
@@ -329,6 +371,8 @@ def speculative_generate(llm, tokens, sampler, drafter: Drafter, stats: SpecStat
                 break
             stats.accepted += 1
             stats.forced += i < n_forced
+            if stop(llm.n_tokens):
+                return
             llm.n_tokens += 1
             stats.emitted += 1
             yield token

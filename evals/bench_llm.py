@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from assistant import llama_build  # noqa: E402
 from assistant.config import ROOT, Settings  # noqa: E402
 from assistant.llm import get_model  # noqa: E402
 from assistant.models import fetch, load_registry, resolve  # noqa: E402
@@ -63,7 +64,14 @@ def main() -> None:
     args = ap.parse_args()
 
     overrides = {"n_threads": args.n_threads} if args.n_threads else {}
-    settings = Settings(**overrides)
+    # one token per forward pass: this measures the engine (evals/bench_pipeline.py measures
+    # the speculative decoder against it)
+    settings = Settings(speculative=False, **overrides)
+    build = llama_build.build_info()
+    print(
+        f"llama-cpp-python {build.get('version', '?')} build {build['variant']} on {build['cpu']}: "
+        f"{build['cmake_args']}"
+    )
     name = args.model or settings.model
     if not name.startswith("openai"):
         spec = resolve(name, settings)

@@ -175,6 +175,18 @@ def main() -> None:
     questions = (QUESTIONS * (1 + args.n // len(QUESTIONS)))[: args.n]
     answers = [bot.answer(q, mode=mode) for q in questions]
     speed = speed_report(bot, answers, None if args.no_baseline else plain_baseline(bot, answers))
+    if not args.no_baseline:
+        # the same pipeline with one forward pass per token (grammar-first sampling kept)
+        one = Assistant(Settings(**overrides, speculative=False)).load(mode)
+        single = [one.answer(q, mode=mode) for q in questions]
+        speed["one_pass_per_token"] = {
+            "total_p50": pct([a.timings["total"] for a in single], 50),
+            "total_p95": pct([a.timings["total"] for a in single], 95),
+        }
+        speed["total_p50_over_one_pass"] = (
+            speed["total_p50"] / speed["one_pass_per_token"]["total_p50"]
+        )
+        del one
     stages = {s: [a.timings[s] for a in answers] for s in STAGES}
     rows = {
         s: {"p50": pct(v, 50), "p95": pct(v, 95), "mean": statistics.mean(v)}
@@ -275,6 +287,11 @@ def speed_report(bot: Assistant, answers, plain: list[dict] | None) -> dict:
             "tokens_per_query_mean": statistics.mean(p["tokens"] for p in plain),
             "identical": same,
             "compared": len(plain),
+            "differences": [
+                {"question": a.question, "pipeline": f["raw"], "plain": p["text"]}
+                for a, p, f in zip(answers, plain, first)
+                if p["text"] != f["raw"]
+            ],
         }
         report["total_p50_over_plain"] = report["total_p50"] / report["plain"]["generate_p50"]
     return report
@@ -300,9 +317,18 @@ def print_speed(r: dict) -> None:
             f"{plain['tokens_per_query_mean']:.1f} tokens per query; identical outputs "
             f"{plain['identical']}/{plain['compared']}"
         )
+        for d in plain["differences"]:
+            print(f"  differs: {d['question']!r}: {d['pipeline']!r} vs plain {d['plain']!r}")
         print(
             f"end-to-end p50 {r['total_p50']:.3f} s = {r['total_p50_over_plain']:.2f} x the plain "
             f"generation p50 (target <= 0.6)"
+        )
+    one = r.get("one_pass_per_token")
+    if one:
+        print(
+            f"the same pipeline without drafts (one pass per token, grammar-first sampling): "
+            f"end-to-end p50 {one['total_p50']:.3f} s, p95 {one['total_p95']:.3f} s; drafts take "
+            f"{r['total_p50_over_one_pass']:.2f} x of it"
         )
 
 

@@ -24,6 +24,8 @@ def test_amx_is_never_switched_on_even_when_the_cpu_advertises_it():
         assert "-DGGML_NATIVE=OFF" in args
         assert {"-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"} <= set(args)
         assert not any("AMX" in a and a.endswith("=ON") for a in args)
+        # batch-invariant products, which the speculative decoder's exactness relies on
+        assert {"-DGGML_LLAMAFILE=OFF", "-DGGML_CPU_REPACK=OFF"} <= set(args)
     assert "-DGGML_AVX512_BF16=ON" in variants[0].cmake_args.split()
 
 
