@@ -23,7 +23,7 @@ also carry instructions that the next machine lacks. So the project never builds
 
 Commands (``make rebuild-llama`` is ``ensure --force``)::
 
-    python -m assistant.llama_build ensure [--force] [--variant avx512|avx2|sse42]
+    python -m assistant.llama_build ensure [--force] [--variant avx512|avx2|sse42]   # or QA_LLAMA_VARIANT
     python -m assistant.llama_build check     # the AMX scan and the smoke generation, exit 1 on failure
     python -m assistant.llama_build info      # the recorded choice, flags and CPU
 
@@ -366,7 +366,7 @@ def ensure(force: bool = False, only: str | None = None, echo=print) -> dict:
         if not variants:
             raise BuildError(f"variant {only!r} does not fit this CPU ({model})")
     record = read_record()
-    if not force and not only and _current(record):
+    if not force and _current(record) and only in (None, record["variant"]):
         echo(f"{PACKAGE} {record['version']}: {record['variant']} build for {model}")
         problems = check(record, echo)
         if not problems:
@@ -412,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ensure", help="install a build that this CPU runs (quick when it is there)")
     p.add_argument("--force", action="store_true", help="rebuild even when the record matches")
-    p.add_argument("--variant", choices=["avx512", "avx2", "sse42"], help="only this variant")
+    p.add_argument(
+        "--variant",
+        choices=["avx512", "avx2", "sse42"],
+        default=os.environ.get("QA_LLAMA_VARIANT") or None,
+        help="only this variant (default: the best the CPU runs; env QA_LLAMA_VARIANT)",
+    )
     sub.add_parser("check", help="scan the libraries for AMX and run a one-token generation")
     sub.add_parser("info", help="print the recorded build as JSON")
     args = parser.parse_args(argv)
