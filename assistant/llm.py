@@ -42,7 +42,9 @@ class Generation:
     ``prompt_tokens`` counts the whole formatted prompt; ``timings`` holds what the backend
     measured (seconds; for llama.cpp also ``prompt_eval_tokens``/``prompt_eval_s`` — the prompt
     tokens actually evaluated, fewer when the KV cache held a shared prefix — and
-    ``eval_tokens``/``eval_s`` for the generated tokens).
+    ``eval_tokens``/``eval_s`` for the generated tokens; with speculative greedy decoding also
+    ``spec_*``: forward passes, drafted/accepted/forced tokens, prompt tokens evaluated and
+    cached, grammar and decode seconds — :class:`assistant.speculative.SpecStats`).
     """
 
     text: str

@@ -117,6 +117,7 @@ def test_post_json_body_and_form(base_url):
         ("GET", "/query", {"q": "cdk2", "ensemblonly": "perhaps"}, "ensemblonly"),
         ("GET", "/query", {}, "q"),
         ("GET", "/query", {"q": "*dk2"}, "wildcard"),
+        ("GET", "/query", {"q": "chr1:1-99999999999999999999"}, "past any chromosome"),
         ("POST", "/query", {}, "q"),
         ("POST", "/query", {"q": ""}, "q"),
         ("POST", "/gene", {}, "ids"),

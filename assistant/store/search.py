@@ -33,6 +33,8 @@ INTERVAL = re.compile(
 LUCENE_HINT = re.compile(r'"|:|~| AND | OR |NOT |^\(|\[|\{|^[+-]')
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_CLAUSES = 1024
+MAX_COORDINATE = 10_000_000_000
+"""Genome coordinates above this (no chromosome is that long) are refused, not sent to SQLite."""
 
 # MyGene's prefix rewrites: the name users write → the document fields searched.
 SPECIAL_FIELDS = {
@@ -166,6 +168,11 @@ class Searcher:
         start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
         if end < start:
             raise QueryError(f"interval end {end:,} is before its start {start:,}")
+        if end > MAX_COORDINATE:
+            raise QueryError(
+                f"interval end {end:,} is past any chromosome (coordinates go up to "
+                f"{MAX_COORDINATE:,})"
+            )
         max_len = self.max_gene_length.get(assembly, 10_000_000)
         rows = self.con.execute(
             'SELECT gene FROM pos WHERE assembly=? AND chr=? AND start BETWEEN ? AND ? AND "end" >= ?',
