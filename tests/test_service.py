@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ import pytest
 import uvicorn
 from biothings_client import get_client
 
+from assistant.store.engine import GeneStore
 from assistant.store.service import create_app
 
 
@@ -20,12 +22,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def base_url(tiny_store):
+@contextlib.contextmanager
+def serving(app):
+    """Run ``app`` on a free 127.0.0.1 port in a thread; gives the /v3 base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(tiny_store), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
@@ -36,6 +37,12 @@ def base_url(tiny_store):
     yield f"http://127.0.0.1:{port}/v3"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(tiny_store):
+    with serving(create_app(tiny_store)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +192,38 @@ def test_concurrent_clients(base_url):
     for t in threads:
         t.join()
     assert not errors and sorted(set(results)) == ["CDK2", "TP53"] and len(results) == 20
+
+
+class HeldStore(GeneStore):
+    """The real tiny store whose queries wait until the test lets them run (a busy server)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.go = threading.Event()
+
+    def query(self, q=None, **raw):
+        self.entered.set()
+        self.go.wait(timeout=30)
+        return super().query(q, **raw)
+
+
+def test_a_saturated_service_answers_503_with_retry_after_not_400(tiny_store_path):
+    store = HeldStore(tiny_store_path)
+    with serving(create_app(store, concurrency=1, queue_wait_s=0.2)) as url:
+        first: dict = {}
+
+        def hold() -> None:
+            first["r"] = httpx.get(f"{url}/query", params={"q": "cdk2"}, timeout=30)
+
+        busy = threading.Thread(target=hold)
+        busy.start()
+        assert store.entered.wait(timeout=10)
+        waited = httpx.get(f"{url}/query", params={"q": "symbol:tp53"}, timeout=30)
+        assert waited.status_code == 503 and waited.headers["Retry-After"] == "1"
+        assert waited.json()["success"] is False and "busy" in waited.json()["error"]
+        store.go.set()
+        busy.join(timeout=30)
+        assert first["r"].status_code == 200 and first["r"].json()["total"] >= 1
+        # once the slot is free the same query is answered
+        assert httpx.get(f"{url}/query", params={"q": "symbol:tp53"}).status_code == 200

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from assistant.config import Settings
-from assistant.errors import ConfigError, NotFound, QueryError
+from assistant.errors import ConfigError, NotFound, QueryError, StoreBusy
 from assistant.store.build import build
 from assistant.store.engine import GeneStore, dotted, project
 
@@ -387,10 +387,24 @@ def test_bad_input_is_a_clear_400(tiny_store, call, message):
     assert info.value.status == 400
 
 
-def test_work_per_query_is_bounded(tiny_store_path):
-    store = GeneStore(tiny_store_path, timeout_ms=0)
+def test_work_per_query_is_bounded_by_steps_not_time(tiny_store_path):
+    heavy = " OR ".join(f"name:w{i}*" for i in range(300))
+    # the tiny store is small: count every 100 SQLite steps instead of every 20,000
+    store = GeneStore(tiny_store_path, max_steps=5_000, progress_every=100)
+    with pytest.raises(QueryError, match="too expensive: it needs more than 5,000") as info:
+        store.query(heavy)
+    assert info.value.status == 400
+    assert store.query("symbol:cdk2")["total"] >= 1  # an ordinary query fits the same budget
+    # the work does not depend on the clock: the same query and budget, a second time
     with pytest.raises(QueryError, match="too expensive"):
+        store.query(heavy)
+
+
+def test_a_query_past_the_wall_clock_backstop_is_busy_not_wrong(tiny_store_path):
+    store = GeneStore(tiny_store_path, timeout_ms=0)
+    with pytest.raises(StoreBusy, match="saturated") as info:
         store.query(" OR ".join(f"name:w{i}*" for i in range(300)))
+    assert info.value.status == 503 and info.value.retry_after_s >= 1
 
 
 def test_unknown_field_gives_no_hits_not_an_error(tiny_store):

@@ -7,8 +7,10 @@
 {'_id': '1017', '_version': 1, 'symbol': 'CDK2'}
 
 One :class:`GeneStore` serves many threads: each thread gets its own read-only SQLite
-connection, and every query runs under a time budget (``timeout_ms``) enforced by SQLite's
-progress handler, so no query can hang the service.
+connection, and every query runs under a work budget (``max_steps`` SQLite virtual-machine steps,
+counted by SQLite's progress handler) that does not depend on how busy the machine is: a query
+over it is a 400 "too expensive" on an idle and on a loaded machine alike. A wall-clock backstop
+(``timeout_ms``) that only a saturated server reaches answers 503 (:class:`StoreBusy`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from ..errors import NotFound, QueryError, StoreNotBuilt
+from ..errors import NotFound, QueryError, StoreBusy, StoreNotBuilt
 from ..schema import load_api
 from .build import FLAG_ENSEMBL, FLAG_ENTREZ
 from .fields import BIG_KEYS, TEXT_COLUMNS, flatten
@@ -38,27 +40,55 @@ SCROLL_MAX = 64
 CHUNK = 900
 
 
-class Budget:
-    """A deadline checked by SQLite's progress handler and between query steps."""
+PROGRESS_EVERY = 20_000
+"""SQLite virtual-machine steps between two calls of the progress handler."""
 
-    def __init__(self, ms: int):
+
+class Budget:
+    """The work one query may do, counted in SQLite steps by the progress handler (and checked
+    between query stages), with a wall-clock backstop for a saturated machine.
+
+    >>> b = Budget(max_steps=40_000, ms=60_000)
+    >>> [b.tick() for _ in range(3)]      # two calls = 40,000 steps allowed, the third stops
+    [0, 0, 1]
+    """
+
+    def __init__(self, max_steps: int, ms: int, every: int = PROGRESS_EVERY):
+        self.max_steps = max_steps
+        self.every = every
         self.ms = ms
+        self.steps = 0
         self.deadline = time.perf_counter() + ms / 1000
 
-    def expired(self) -> bool:
-        return time.perf_counter() > self.deadline
+    def tick(self) -> int:
+        """The progress handler: non-zero interrupts SQLite."""
+        self.steps += self.every
+        return int(self.steps > self.max_steps or time.perf_counter() > self.deadline)
 
     def check(self) -> None:
-        if self.expired():
+        if self.steps > self.max_steps:
             raise QueryError(
-                f"query too expensive: stopped after {self.ms} ms; narrow it (species, fields, terms)"
+                f"query too expensive: it needs more than {self.max_steps:,} SQLite steps; "
+                "narrow it (species, fields, terms)"
+            )
+        if time.perf_counter() > self.deadline:
+            raise StoreBusy(
+                f"the gene store is saturated: this query waited more than {self.ms:,} ms; "
+                "try again in a moment"
             )
 
 
 class GeneStore:
     """MyGene-compatible queries over the SQLite store built by :mod:`assistant.store.build`."""
 
-    def __init__(self, path: Path, timeout_ms: int = 2000, scroll_batch: int | None = None):
+    def __init__(
+        self,
+        path: Path,
+        timeout_ms: int = 30_000,
+        scroll_batch: int | None = None,
+        max_steps: int = 20_000_000,
+        progress_every: int = PROGRESS_EVERY,
+    ):
         self.path = Path(path)
         if not self.path.exists():
             raise StoreNotBuilt(
@@ -66,6 +96,8 @@ class GeneStore:
                 "(or set QA_STORE_PATH)"
             )
         self.timeout_ms = timeout_ms
+        self.max_steps = max_steps
+        self.progress_every = progress_every
         self.api = load_api()
         self.scroll_batch = scroll_batch or self.api.limits["scroll_batch"]
         self._local = threading.local()
@@ -95,8 +127,8 @@ class GeneStore:
         self.boost = boost
 
     @classmethod
-    def open(cls, path, timeout_ms: int = 2000) -> GeneStore:
-        return cls(Path(path), timeout_ms)
+    def open(cls, path, timeout_ms: int = 30_000, max_steps: int = 20_000_000) -> GeneStore:
+        return cls(Path(path), timeout_ms, max_steps=max_steps)
 
     # --- connections and budgets ---------------------------------------------------------------
     def _con(self) -> sqlite3.Connection:
@@ -109,10 +141,10 @@ class GeneStore:
         return con
 
     def _run(self, fn, *args):
-        """Run ``fn(con, budget, *args)`` under the time budget; SQLite work is interrupted."""
+        """Run ``fn(con, budget, *args)`` under the work budget; SQLite work is interrupted."""
         con = self._con()
-        budget = Budget(self.timeout_ms)
-        con.set_progress_handler(lambda: 1 if budget.expired() else 0, 20000)
+        budget = Budget(self.max_steps, self.timeout_ms, self.progress_every)
+        con.set_progress_handler(budget.tick, self.progress_every)
         try:
             return fn(con, budget, *args)
         except sqlite3.OperationalError as exc:

@@ -12,6 +12,7 @@ connection.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..config import Settings
-from ..errors import AssistantError, QueryError
+from ..errors import AssistantError, QueryError, StoreBusy
 from .engine import GeneStore
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,11 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def error(status: int, message: str) -> Response:
-    return OrjsonResponse({"code": status, "success": False, "error": message}, status_code=status)
+def error(status: int, message: str, retry_after_s: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return OrjsonResponse(
+        {"code": status, "success": False, "error": message}, status_code=status, headers=headers
+    )
 
 
 async def read_params(request: Request) -> dict:
@@ -67,19 +71,37 @@ async def read_params(request: Request) -> dict:
     return params
 
 
-def create_app(store: GeneStore) -> Starlette:
-    """The ASGI app serving ``store`` under /v3."""
+def create_app(store: GeneStore, concurrency: int = 4, queue_wait_s: float = 10.0) -> Starlette:
+    """The ASGI app serving ``store`` under /v3.
+
+    At most ``concurrency`` queries run at once (Python's GIL serializes the rest anyway, and a
+    short queue keeps each one fast); a request that finds no free slot within ``queue_wait_s``
+    gets 503 with ``Retry-After`` — the server is busy, the query is not wrong.
+    """
+    slots = asyncio.Semaphore(concurrency)
 
     async def call(fn, *args, **kwargs) -> Response:
+        if slots.locked():
+            try:
+                await asyncio.wait_for(slots.acquire(), timeout=queue_wait_s)
+            except TimeoutError:
+                return error(503, "the gene store is busy; try again in a moment", retry_after_s=1)
+        else:
+            await slots.acquire()
         try:
-            result = await run_in_threadpool(fn, *args, **kwargs)
-        except QueryError as exc:
-            return error(exc.status, str(exc))
-        except AssistantError as exc:
-            return error(400, str(exc))
-        except Exception:  # the service must answer, never crash: log it, answer 500 in JSON
-            log.exception("internal error")
-            return error(500, "internal error in the gene store")
+            try:
+                result = await run_in_threadpool(fn, *args, **kwargs)
+            except StoreBusy as exc:
+                return error(exc.status, str(exc), retry_after_s=exc.retry_after_s)
+            except QueryError as exc:
+                return error(exc.status, str(exc))
+            except AssistantError as exc:
+                return error(400, str(exc))
+            except Exception:  # the service must answer, never crash: log it, answer 500 in JSON
+                log.exception("internal error")
+                return error(500, "internal error in the gene store")
+        finally:
+            slots.release()
         return OrjsonResponse(result)
 
     async def query(request: Request) -> Response:
@@ -140,8 +162,9 @@ def serve(settings: Settings) -> None:
     """Serve the store until interrupted (``python -m assistant store serve``)."""
     import uvicorn
 
-    store = GeneStore.open(settings.store_path, settings.query_timeout_ms)
+    store = GeneStore.open(settings.store_path, settings.query_timeout_ms, settings.query_max_steps)
     print(
         f"MyGene-compatible API on http://{settings.host}:{settings.port}/v3 ({store.n_genes:,} genes)"
     )
-    uvicorn.run(create_app(store), host=settings.host, port=settings.port, log_level="warning")
+    app = create_app(store, settings.store_concurrency, settings.store_queue_wait_s)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
