@@ -9,8 +9,12 @@ Stages (each counted in the :class:`~.report.Report`, saved as ``report.json``):
    question, corrections are trusted pairs and a query marked ``wrong`` is dropped;
 3. **select** up to ``per_signature`` diverse queries per structural signature that return hits
    on the configured backend (:mod:`.select`; embedded store or ``--backend live``);
-4. **instruct**: an OpenAI-compatible model writes an imperative and a question for each kept
-   query; :mod:`.instructions` checks them and regenerates or drops the failures;
+4. **instruct**: the writer (:data:`WRITERS`) writes instructions for each kept query. The
+   default, ``template`` (:mod:`.templates`), writes them from the query's structure in several
+   personas' styles, without a model, and reports shapes the synthetic generator does not cover
+   (stage ``uncovered``); ``model`` asks an OpenAI-compatible model for an imperative and a
+   question (never the fine-tuned query adapter: :func:`writer_model`). Either way
+   :mod:`.instructions` checks them; the model's failures are regenerated or dropped;
 5. **save**: :func:`assistant.pairs.split_pairs` (no query or signature in two splits) and
    :func:`assistant.pairs.save_pairs` (JSONL per split, ``hf/`` datasets folder, stats.json),
    plus ``queries.jsonl`` (the kept queries) and ``report.json``.
@@ -38,14 +42,16 @@ from typing import Any
 from ..backends import get_backend
 from ..config import Settings
 from ..errors import ConfigError, ModelError
+from ..models import load_registry, registry_path, resolve
 from ..pairs import DEFAULT_FRACTIONS, Pair, save_pairs, split_pairs
 from ..synth.seeds import guess_intent
 from .endpoint import Endpoint, EndpointUnavailable, JsonClient, open_endpoint
 from .extract import Candidate, extract
-from .instructions import STYLES, Outcome, write_instructions
+from .instructions import Outcome, write_instructions
 from .logs import LogRecord, read_logs
 from .report import Report
 from .select import by_signature, execute, select
+from .templates import DEFAULT_PER_QUERY, PERSONAS, TemplateWriter
 from .work import WorkFile
 
 WORK_FILE = "work.jsonl"
@@ -54,6 +60,56 @@ QUERIES_FILE = "queries.jsonl"
 SERVER_LOG = "server.log"
 MAX_SERVER_FAILURES = 3
 """Consecutive failed requests after which a server that still runs is given up on."""
+
+WRITERS = {
+    "template": "instructions from the query's structure in several personas' styles (no model)",
+    "model": "an OpenAI-compatible model (QA_OPENAI_API_KEY) or a local llama_cpp.server "
+    "writes an imperative and a question",
+}
+"""The instruction writers of ``datagen --writer``."""
+
+
+def check_writer(name: str) -> str:
+    """``name`` when it is a writer of :data:`WRITERS`, else a :class:`ConfigError` listing them."""
+    if name not in WRITERS:
+        raise ConfigError(
+            f"unknown instruction writer {name!r}; known writers: {', '.join(WRITERS)}"
+        )
+    return name
+
+
+def writer_model(settings: Settings) -> tuple[str, str | None]:
+    """``(model, note)``: the local model that writes instructions. A fine-tuned query adapter
+    (a registry entry with a LoRA or ``prompt_mode = "ft"``, such as the default
+    ``qwen2.5-coder-0.5b-mygene``) writes query lines, not instructions, so its base instruct
+    model is used instead (the registry entry with the same weights file and no adapter), and
+    ``note`` says so.
+
+    >>> writer_model(Settings(model="qwen2.5-coder-0.5b-mygene", lora_path=None))
+    ('qwen2.5-coder-0.5b', 'qwen2.5-coder-0.5b-mygene is a fine-tuned query adapter; instructions are written by its base model qwen2.5-coder-0.5b')
+    """
+    name = settings.model
+    if name.startswith("openai:"):
+        return name, None
+    spec = resolve(name, settings)
+    if not (spec.lora or spec.prompt_mode == "ft" or settings.lora_path is not None):
+        return spec.name, None
+    registry = load_registry(registry_path(settings))
+    bases = [
+        m
+        for m in registry.models.values()
+        if m.file == spec.file and not m.lora and m.prompt_mode != "ft" and m.path == spec.path
+    ]
+    if not bases:
+        raise ConfigError(
+            f"{spec.name} is a fine-tuned query adapter and no registry entry holds its base "
+            "model; pass an instruct model, e.g. --model qwen2.5-coder-0.5b"
+        )
+    base = bases[0].name
+    return (
+        base,
+        f"{spec.name} is a fine-tuned query adapter; instructions are written by its base model {base}",
+    )
 
 
 @dataclass
@@ -71,6 +127,10 @@ class Options:
     timeout: float = 120.0
     start_timeout: float = 180.0
     max_tokens: int = 160
+    writer: str = "template"
+    """Which of :data:`WRITERS` writes the instructions."""
+    per_query: int = DEFAULT_PER_QUERY
+    """Instructions the ``template`` writer keeps per query (each in another persona's style)."""
     progress: bool = True
     on_query: Callable[[Candidate, Outcome], None] | None = None
     """Called after each query's instructions are written (progress display, tests)."""
@@ -165,19 +225,12 @@ def build_pairs(
     count), real questions of kept queries, and corrections; one pair per question and query."""
     pairs: list[Pair] = []
     for key, row in work.instructed.items():
-        for style in STYLES:
-            text = row.get("instructions", {}).get(style)
+        for style, text in row.get("instructions", {}).items():
             if text:
-                pairs.append(
-                    _pair(
-                        text,
-                        key,
-                        row.get("signature", ""),
-                        style,
-                        "log",
-                        writer=row.get("writer", ""),
-                    )
-                )
+                extra = {"writer": row.get("writer", "")}
+                if style in PERSONAS:
+                    extra["form"] = PERSONAS[style]
+                pairs.append(_pair(text, key, row.get("signature", ""), style, "log", **extra))
     for cand, _ in kept:
         for question, source in cand.questions:
             pairs.append(_pair(question, cand.key, cand.signature, "user", source))
@@ -251,7 +304,9 @@ def run_datagen(
     if todo and not options.llm:
         report.count("instruct", "skipped_no_llm", len(todo))
         todo = []
-    if todo:
+    if todo and check_writer(options.writer) == "template":
+        _instruct_templates(options, todo, work, report)
+    elif todo:
         complete = _instruct(settings, options, todo, work, report, out, endpoint)
     seconds["instruct"] = round(time.perf_counter() - t0, 3)
 
@@ -289,6 +344,43 @@ def _write_queries(path: Path, kept: list[tuple[Candidate, int]]) -> None:
     tmp.replace(path)
 
 
+def _instruct_templates(
+    options: Options, todo: list[Candidate], work: WorkFile, report: Report
+) -> None:
+    """Write instructions for ``todo`` with the deterministic writer (:mod:`.templates`)."""
+    writer = TemplateWriter(per_query=options.per_query)
+    report.info["writer"] = f"{writer.name} (deterministic, {options.per_query} per query)"
+    for cand in _bar(todo, desc="instruct", enabled=options.progress, unit="q"):
+        outcome = writer.write(cand, report)
+        _record(work, report, options, cand, outcome, writer.name)
+        if outcome.uncovered:
+            report.count("instruct", "queries_with_uncovered_shapes")
+        if len(outcome.accepted) < 2:
+            report.reject("instruct", "queries_with_fewer_than_2", cand.display)
+
+
+def _record(work, report, options, cand, outcome: Outcome, writer: str) -> None:
+    """One finished query in the work file and the report."""
+    row = {
+        "step": "instructed",
+        "key": cand.key,
+        "signature": cand.signature,
+        "instructions": outcome.accepted,
+        "problems": {s: list(dict.fromkeys(c for c, _ in p)) for s, p in outcome.problems.items()},
+        "attempts": outcome.attempts,
+        "writer": writer,
+    }
+    if outcome.uncovered:
+        row["uncovered"] = outcome.uncovered
+    work.add(row)
+    report.count("instruct", "queries_done")
+    if options.on_query is not None:
+        options.on_query(cand, outcome)
+    report.count("instruct", "instructions_kept", len(outcome.accepted))
+    if outcome.problems:
+        report.count("instruct", "instructions_dropped", len(outcome.problems))
+
+
 def _instruct(
     settings: Settings,
     options: Options,
@@ -299,6 +391,11 @@ def _instruct(
     endpoint: Endpoint | None,
 ) -> bool:
     """Write instructions for ``todo``; False when the server went away before the end."""
+    if endpoint is None and not settings.openai_api_key:
+        model, note = writer_model(settings)
+        if note:
+            report.info["writer_model_note"] = note
+        settings = settings.model_copy(update={"model": model, "lora_path": None})
     opener = (
         nullcontext(endpoint)
         if endpoint is not None
@@ -353,23 +450,5 @@ def _instruct_loop(client, ep, options, todo, work, report) -> bool:
                 return False
             continue
         failures = 0
-        work.add(
-            {
-                "step": "instructed",
-                "key": cand.key,
-                "signature": cand.signature,
-                "instructions": outcome.accepted,
-                "problems": {
-                    s: list(dict.fromkeys(c for c, _ in p)) for s, p in outcome.problems.items()
-                },
-                "attempts": outcome.attempts,
-                "writer": ep.model,
-            }
-        )
-        report.count("instruct", "queries_done")
-        if options.on_query is not None:
-            options.on_query(cand, outcome)
-        report.count("instruct", "instructions_kept", len(outcome.accepted))
-        if outcome.problems:
-            report.count("instruct", "instructions_dropped", len(outcome.problems))
+        _record(work, report, options, cand, outcome, ep.model)
     return True
