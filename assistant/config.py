@@ -159,9 +159,11 @@ class Settings(BaseSettings):
         512, ge=8, description="Prompt tokens llama.cpp evaluates per batch (prompt speed)."
     )
     speculative: bool = Field(
-        True,
+        False,
         description="Greedy generation drafts the tokens the grammar forces and the prompt "
-        "repeats and verifies them in one batch (same output, fewer forward passes).",
+        "repeats and verifies them in one batch: the same output in half the forward passes, "
+        "but slower on 2 cores with the batch-invariant build (a 2-token batch costs 1.75 "
+        "passes); see README → Speed.",
     )
     draft_corpus: Path | None = Field(
         ROOT / "data" / "pairs" / "train.jsonl",

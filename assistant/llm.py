@@ -124,7 +124,7 @@ class LlamaCppModel(LanguageModel):
         temperature: float = 0.0,
         max_tokens: int = 256,
         seed: int = 0,
-        speculative: bool = True,
+        speculative: bool = False,
         draft_corpus: str | Path | None = None,
         **llama_kwargs: Any,
     ):

@@ -58,7 +58,7 @@ def plain_texts(model, grammar: str, messages_list, max_tokens: int) -> list[str
 
 @pytest.fixture(scope="module")
 def small():
-    settings = Settings(n_ctx=2048)
+    settings = Settings(n_ctx=2048, speculative=True)
     fetch(load_registry().get("smollm2-135m"), settings, echo=lambda s: None)
     model = get_model("smollm2-135m", settings)
     model.load()
@@ -114,7 +114,7 @@ def test_without_grammar_and_when_switched_off(small):
 @pytest.mark.slow
 def test_the_default_model_is_identical_on_real_questions():
     """The shipped fine-tuned model in its own mode, on real phrasings and test-split questions."""
-    settings = Settings()
+    settings = Settings(speculative=True)
     spec = load_registry().get(settings.model)
     fetch(spec, settings, echo=lambda s: None)
     model = get_model(settings.model, settings)
