@@ -32,8 +32,20 @@ QA_OPENAI_API_KEY is set (e.g. in .env), otherwise a llama_cpp.server started on
 127.0.0.1:--server-port with --model (a fine-tuned query adapter such as the default is
 replaced by its base instruct model) and stopped afterwards.
 
+--paraphrase: a base instruct model (--paraphrase-model, default --model; a fine-tuned query
+adapter is replaced by its base model; OpenAI-compatible with QA_OPENAI_API_KEY) also rephrases
+each template sentence the way a biologist would; paraphrases pass the same checks.
+
+--round-trip (the default when the model can run here): the assistant's model
+(--round-trip-model, default --model: the fine-tuned adapter in mode ft) writes a query from each
+pair's instruction alone; a pair is kept only when that query finds the same genes and returns the
+same field families as the logged one (the execution metric of evals/eval_lm.py). Failures go to
+roundtrip_failed.jsonl with the reason; corrections (trusted) stay, marked. report.json gives the
+pass rate per writer and per intent.
+
 Writes to --out: train/validation/test.jsonl, hf/, stats.json, queries.jsonl, report.json
-(every rejection and skip, counted) and work.jsonl (rerun the same command to resume).
+(every rejection and skip, counted), roundtrip_failed.jsonl and work.jsonl (rerun the same
+command to resume).
 
 examples: python -m assistant datagen ../shared/data/seed/query_log_sample.jsonl \\
               --out data/logs/pairs-sample
@@ -72,6 +84,28 @@ def add_commands(sub) -> None:
         type=int,
         default=None,
         help="Instructions per query of the template writer (default 3).",
+    )
+    p.add_argument(
+        "--paraphrase",
+        action="store_true",
+        help="Also have a base instruct model rephrase each template sentence (checked too).",
+    )
+    p.add_argument(
+        "--paraphrase-model",
+        default=None,
+        help="Model that rephrases (default: --model; an adapter is replaced by its base).",
+    )
+    p.add_argument(
+        "--round-trip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Keep only pairs whose instruction makes the assistant's model write a query that "
+        "finds the same genes and field families (default: on when the model can run here).",
+    )
+    p.add_argument(
+        "--round-trip-model",
+        default=None,
+        help="Model of the round trip (default: --model, i.e. the fine-tuned adapter).",
     )
     p.add_argument(
         "--retries", type=int, default=2, help="Regenerations of failed model instructions."
@@ -141,6 +175,10 @@ def _cmd_datagen(args) -> int:
         timeout=args.timeout,
         start_timeout=args.start_timeout,
         progress=not args.no_progress and sys.stderr.isatty(),
+        paraphrase=args.paraphrase,
+        paraphrase_model=args.paraphrase_model,
+        round_trip=args.round_trip,
+        round_trip_model=args.round_trip_model,
     )
     if args.per_query is not None:
         options.per_query = args.per_query
@@ -157,6 +195,14 @@ def _cmd_datagen(args) -> int:
     print(
         f"timings (s): {info.get('seconds')}" + (f"; model {info['llm']}" if "llm" in info else "")
     )
+    trip = info.get("round_trip")
+    if trip and "skipped" in trip:
+        print(f"round trip skipped: {trip['skipped']}")
+    elif trip:
+        print(f"round trip ({trip['model']}): {trip['passed']}/{trip['checked']} passed")
+        for group in ("by_writer", "by_intent"):
+            rates = ", ".join(f"{k} {v['passed']}/{v['checked']}" for k, v in trip[group].items())
+            print(f"  {group.replace('_', ' ')}: {rates}")
     print(f"wrote {result.out} (report.json has every rejection and skip)")
     if not result.complete:
         print(f"incomplete: {info.get('stopped', '')}", file=sys.stderr)

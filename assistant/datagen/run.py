@@ -6,7 +6,8 @@ Stages (each counted in the :class:`~.report.Report`, saved as ``report.json``):
 1. **read** every log file (:mod:`.logs`: combined, CSV, JSONL, the assistant's log, plain);
 2. **extract** the MyGene requests and normalize them (:mod:`.extract`), merging duplicates by
    canonical form; from the assistant's log, executed queries with hits bring their real
-   question, corrections are trusted pairs and a query marked ``wrong`` is dropped;
+   question, corrections are trusted pairs (``trusted: true``; their corrected query is also
+   instructed like any other) and a query marked ``wrong`` is dropped;
 3. **select** up to ``per_signature`` diverse queries per structural signature that return hits
    on the configured backend (:mod:`.select`; embedded store or ``--backend live``);
 4. **instruct**: the writer (:data:`WRITERS`) writes instructions for each kept query. The
@@ -15,7 +16,13 @@ Stages (each counted in the :class:`~.report.Report`, saved as ``report.json``):
    (stage ``uncovered``); ``model`` asks an OpenAI-compatible model for an imperative and a
    question (never the fine-tuned query adapter: :func:`writer_model`). Either way
    :mod:`.instructions` checks them; the model's failures are regenerated or dropped;
-5. **save**: :func:`assistant.pairs.split_pairs` (no query or signature in two splits) and
+   with ``paraphrase`` a base instruct model rephrases each template sentence
+   (:mod:`.paraphrase`, the same checks);
+5. **round trip** (``round_trip``; :mod:`.roundtrip`): the assistant's model writes a query
+   from each pair's instruction alone; pairs whose query finds other genes or returns other
+   field families go to ``roundtrip_failed.jsonl`` with the reason (trusted corrections stay,
+   marked), and the report gives the pass rate per writer and per intent;
+6. **save**: :func:`assistant.pairs.split_pairs` (no query or signature in two splits) and
    :func:`assistant.pairs.save_pairs` (JSONL per split, ``hf/`` datasets folder, stats.json),
    plus ``queries.jsonl`` (the kept queries) and ``report.json``.
 
@@ -49,7 +56,9 @@ from .endpoint import Endpoint, EndpointUnavailable, JsonClient, open_endpoint
 from .extract import Candidate, extract
 from .instructions import Outcome, write_instructions
 from .logs import LogRecord, read_logs
+from .paraphrase import local_client, paraphrase
 from .report import Report
+from .roundtrip import FAILED_FILE, RoundTrip, Trip, available, summarize
 from .select import by_signature, execute, select
 from .templates import DEFAULT_PER_QUERY, PERSONAS, TemplateWriter
 from .work import WorkFile
@@ -131,6 +140,16 @@ class Options:
     """Which of :data:`WRITERS` writes the instructions."""
     per_query: int = DEFAULT_PER_QUERY
     """Instructions the ``template`` writer keeps per query (each in another persona's style)."""
+    paraphrase: bool = False
+    """Also ask a base instruct model to rephrase every template sentence (:mod:`.paraphrase`)."""
+    paraphrase_model: str | None = None
+    """The model that rephrases (default: the ``model`` setting; an adapter is replaced by its
+    base model, :func:`writer_model`); with ``openai_api_key`` the OpenAI-compatible endpoint."""
+    round_trip: bool | None = False
+    """Check every pair by the round trip (:mod:`.roundtrip`); None: when the round-trip model
+    can run here (the command's default)."""
+    round_trip_model: str | None = None
+    """The model of the round trip (default: the ``model`` setting, the fine-tuned adapter)."""
     progress: bool = True
     on_query: Callable[[Candidate, Outcome], None] | None = None
     """Called after each query's instructions are written (progress display, tests)."""
@@ -209,9 +228,11 @@ def _hash(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:12]
 
 
-def _pair(question: str, cand_key: str, sig: str, style: str, source: str, **extra) -> Pair:
-    prefix = {"correction": "cor"}.get(source, "log")
-    ident = f"{prefix}-{_hash(cand_key, question if style == 'user' else style)}"
+def _pair(
+    question: str, cand_key: str, sig: str, style: str, source: str, salt: str = "", **extra
+) -> Pair:
+    prefix = {"correction": "cor"}.get(source, "par" if salt else "log")
+    ident = f"{prefix}-{_hash(cand_key, salt or (question if style == 'user' else style))}"
     intent = guess_intent(cand_key)  # the intent vocabulary of data/pairs
     return Pair(question, cand_key, ident, intent, sig, style, source, extra=extra)
 
@@ -221,9 +242,13 @@ def build_pairs(
     kept: list[tuple[Candidate, int]],
     corrections: list[tuple[str, Candidate]],
 ) -> list[Pair]:
-    """Every pair of the out folder: written instructions (from the work file, so earlier runs
-    count), real questions of kept queries, and corrections; one pair per question and query."""
+    """Every pair of the out folder: written instructions and paraphrases (from the work file,
+    so earlier runs count), real questions of kept queries, and corrections (``trusted``: a
+    person wrote the question and the query); one pair per question and query, a correction
+    first."""
     pairs: list[Pair] = []
+    for question, cand in corrections:
+        pairs.append(_pair(question, cand.key, cand.signature, "user", "correction", trusted=True))
     for key, row in work.instructed.items():
         for style, text in row.get("instructions", {}).items():
             if text:
@@ -231,11 +256,16 @@ def build_pairs(
                 if style in PERSONAS:
                     extra["form"] = PERSONAS[style]
                 pairs.append(_pair(text, key, row.get("signature", ""), style, "log", **extra))
+    for (writer, key), row in work.paraphrased.items():
+        source = work.instructed.get(key, {}).get("instructions", {})
+        for style, text in row.get("paraphrases", {}).items():
+            extra = {"writer": writer, "form": PERSONAS.get(style, ""),
+                     "paraphrase_of": source.get(style, "")}  # fmt: skip
+            sig = row.get("signature", "")
+            pairs.append(_pair(text, key, sig, style, "log", salt=f"{writer}/{style}", **extra))
     for cand, _ in kept:
         for question, source in cand.questions:
             pairs.append(_pair(question, cand.key, cand.signature, "user", source))
-    for question, cand in corrections:
-        pairs.append(_pair(question, cand.key, cand.signature, "user", "correction"))
     out, seen = [], set()
     for p in pairs:
         k = (" ".join(p.question.lower().split()), p.query)
@@ -288,11 +318,17 @@ def run_datagen(
     report.info.update(distinct_queries=len(pool), signatures=len(groups))
     with _bar(total=len(pool), desc="execute", enabled=options.progress, unit="q") as bar:
         kept = select(groups, backend, work, report, options.per_signature, progress=bar)
-    for _question, cand in corrections:  # trusted: kept with or without hits, but must run
-        if execute(cand, backend, work, report) is None:
-            report.count("select", "correction_without_hits_kept")
-    seconds["execute"] = round(time.perf_counter() - t0, 3)
     report.count("select", "kept_with_hits", len(kept))
+    have = {c.key for c, _ in kept}
+    for _question, cand in corrections:  # trusted: kept with or without hits, but must run
+        total = execute(cand, backend, work, report)
+        if total is None:
+            report.count("select", "correction_without_hits_kept")
+        elif cand.key not in have:  # its query is instructed like the logs' queries
+            have.add(cand.key)
+            kept.append((cand, total))
+            report.count("select", "corrected_queries_instructed")
+    seconds["execute"] = round(time.perf_counter() - t0, 3)
     _write_queries(out / QUERIES_FILE, kept)
 
     todo = [c for c, _ in kept if c.instruct and c.key not in work.instructed]
@@ -310,8 +346,26 @@ def run_datagen(
         complete = _instruct(settings, options, todo, work, report, out, endpoint)
     seconds["instruct"] = round(time.perf_counter() - t0, 3)
 
-    t0 = time.perf_counter()
+    if options.paraphrase and options.llm and complete:
+        t0 = time.perf_counter()
+        complete = _paraphrase(settings, options, kept, work, report, out, endpoint)
+        seconds["paraphrase"] = round(time.perf_counter() - t0, 3)
+
     pairs = build_pairs(work, kept, corrections)
+    trip_model = options.round_trip_model or settings.model
+    round_trip = options.round_trip
+    if round_trip is None:
+        why = available(settings, trip_model)
+        round_trip = why is None
+        if why:
+            report.info["round_trip"] = {"skipped": why}
+    if round_trip and pairs:
+        t0 = time.perf_counter()
+        trip_settings = settings.model_copy(update={"model": trip_model})
+        pairs = _round_trip(trip_settings, options, pairs, backend, work, report, out)
+        seconds["round_trip"] = round(time.perf_counter() - t0, 3)
+
+    t0 = time.perf_counter()
     splits = split_pairs(pairs, options.fractions, seed=options.split_seed)
     if not options.progress:
         import datasets
@@ -452,3 +506,124 @@ def _instruct_loop(client, ep, options, todo, work, report) -> bool:
         failures = 0
         _record(work, report, options, cand, outcome, ep.model)
     return True
+
+
+def _paraphrase(settings, options, kept, work, report, out, endpoint) -> bool:
+    """Rephrase the template sentences of the kept queries not yet paraphrased; False when the
+    endpoint went away before the end."""
+    chosen = settings.model_copy(
+        update={"model": options.paraphrase_model or settings.model, "lora_path": None}
+    )
+    if endpoint is None and not settings.openai_api_key:
+        model, note = writer_model(chosen)
+        if note:
+            report.info["paraphrase_model_note"] = note
+        return _paraphrase_with(local_client(model, chosen), f"paraphrase:{model}", options,
+                                kept, work, report)  # fmt: skip
+    opener = (
+        nullcontext(endpoint)
+        if endpoint is not None
+        else open_endpoint(chosen, log_path=out / SERVER_LOG, start_timeout=options.start_timeout)
+    )
+    with opener as ep:
+        client = JsonClient(ep, timeout=options.timeout, max_tokens=options.max_tokens,
+                            temperature=settings.temperature, seed=settings.seed)  # fmt: skip
+        return _paraphrase_with(client, f"paraphrase:{ep.model}", options, kept, work, report)
+
+
+def _paraphrase_with(client, writer, options, kept, work, report) -> bool:
+    todo = [
+        c
+        for c, _ in kept
+        if work.instructed.get(c.key, {}).get("writer") == TemplateWriter.name
+        and work.instructed[c.key].get("instructions")
+        and (writer, c.key) not in work.paraphrased
+    ]
+    if options.limit is not None and len(todo) > options.limit:
+        report.count("paraphrase", "left_for_next_run", len(todo) - options.limit)
+        todo = todo[: options.limit]
+    report.info["paraphrase_writer"] = writer
+    for cand in _bar(todo, desc="paraphrase", enabled=options.progress, unit="q"):
+        sources = work.instructed[cand.key]["instructions"]
+        try:
+            outcome = paraphrase(client, cand, sources, report, retries=min(options.retries, 1))
+        except EndpointUnavailable as exc:
+            report.reject("paraphrase", "server_unavailable", f"{cand.key}: {exc}")
+            report.info["stopped"] = "the paraphrase server stopped answering; rerun to resume"
+            return False
+        work.add(
+            {
+                "step": "paraphrased",
+                "key": cand.key,
+                "signature": cand.signature,
+                "writer": writer,
+                "paraphrases": outcome.accepted,
+                "problems": {
+                    s: list(dict.fromkeys(c for c, _ in p)) for s, p in outcome.problems.items()
+                },
+                "attempts": outcome.attempts,
+            }
+        )
+        report.count("paraphrase", "queries_done")
+    report.info["paraphrase_llm"] = {
+        "calls": client.calls,
+        "seconds": round(client.seconds, 2),
+        "completion_tokens": client.tokens,
+    }
+    return True
+
+
+def _round_trip(settings, options, pairs, backend, work, report, out) -> list[Pair]:
+    """The pairs that pass the round trip (and trusted ones, marked when they fail); the others
+    go to :data:`FAILED_FILE` with the reason. Each result is journaled in the work file."""
+    trip = RoundTrip(settings, backend)
+    report.info["round_trip_model"] = trip.name
+    kept: list[Pair] = []
+    rows: list[tuple[Pair, Trip]] = []
+    failed: list[dict[str, Any]] = []
+    loaded = False
+    for pair in _bar(pairs, desc="round trip", enabled=options.progress, unit="pair"):
+        done = work.round_trips.get((trip.name, pair.query, pair.question))
+        if done is None:
+            if not loaded:
+                trip.load()
+                loaded = True
+            result = trip.check(pair.question, pair.query)
+            work.add({"step": "round_trip", "key": pair.query, "question": pair.question,
+                      "model": trip.name, **result.to_dict()})  # fmt: skip
+        else:
+            report.count("round_trip", "already_checked")
+            result = Trip(done["passed"], done["reason"], done["detail"], done["model_query"],
+                          done.get("seconds", 0.0))  # fmt: skip
+        rows.append((pair, result))
+        pair.extra["round_trip"] = result.passed
+        if result.passed:
+            report.count("round_trip", "passed")
+            kept.append(pair)
+            continue
+        report.reject("round_trip", result.reason, f"{pair.question!r} → {result.model_query} "
+                      f"({result.detail})")  # fmt: skip
+        if pair.extra.get("trusted"):
+            pair.extra["round_trip_reason"] = result.reason
+            report.count("round_trip", "trusted_kept_despite_failure")
+            kept.append(pair)
+        else:
+            row = {k: v for k, v in pair.to_dict().items() if k != "split"}
+            failed.append({**row, "model": trip.name, **result.to_dict()})
+    _write_jsonl(out / FAILED_FILE, failed)
+    seconds = [t.seconds for _, t in rows if t.seconds]
+    report.info["round_trip"] = {
+        **summarize(rows),
+        "model": trip.name,
+        "failed_file": FAILED_FILE,
+        "seconds_per_pair": round(sum(seconds) / len(seconds), 3) if seconds else None,
+    }
+    return kept
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
