@@ -197,7 +197,9 @@ class LlamaCppModel(LanguageModel):
                 f"llama.cpp could not load {self.model_path}: {exc}; "
                 "re-fetch it with `python -m assistant model fetch --force`"
             ) from exc
-        if self.draft_corpus is not None and self.draft_corpus.is_file():
+        speculative = self.llama_kwargs.get("speculative", False)
+        if speculative and self.draft_corpus is not None and self.draft_corpus.is_file():
+            # read only for the drafted decoder: the default one-pass loop never needs it
             from .pairs import read_pairs_file
 
             llm.draft_corpus = [p.query for p in read_pairs_file(self.draft_corpus)]

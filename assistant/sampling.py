@@ -24,6 +24,29 @@ TOP_K = 16
 """Candidates checked one by one before the grammar filters the whole vocabulary."""
 
 
+class OneCandidate:
+    """Asks a llama.cpp grammar sampler whether it allows one token (a one-entry candidate
+    array, reused), without advancing it."""
+
+    def __init__(self):
+        import llama_cpp
+
+        self._lib = llama_cpp
+        self._data = (llama_cpp.llama_token_data * 1)()
+        self._arr = llama_cpp.llama_token_data_array(
+            data=self._data, size=1, selected=-1, sorted=False
+        )
+
+    def allowed(self, grammar, token: int, logit: float = 0.0) -> bool:
+        self._data[0].id = token
+        self._data[0].logit = logit
+        self._data[0].p = 0.0
+        self._arr.size = 1
+        self._arr.selected = -1
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(self._arr))
+        return self._arr.size == 1 and bool(np.isfinite(self._data[0].logit))
+
+
 class GrammarFirstGreedy:
     """The apply function of a llama.cpp custom sampler (see :func:`grammar_first_sampler`).
 
@@ -43,12 +66,7 @@ class GrammarFirstGreedy:
         self.top_k = top_k
         self.fallbacks = 0
         """Steps where none of the top candidates was allowed (the whole vocabulary was filtered)."""
-        self._one = llama_cpp.llama_token_data_array()
-        self._one_data = (llama_cpp.llama_token_data * 1)()
-        self._one.data = self._one_data
-        self._one.size = 1
-        self._one.selected = -1
-        self._one.sorted = False
+        self._one = OneCandidate()
 
     def close(self) -> None:
         if self.grammar:
@@ -56,13 +74,7 @@ class GrammarFirstGreedy:
             self.grammar = None
 
     def _allowed(self, token: int, logit: float) -> bool:
-        self._one_data[0].id = token
-        self._one_data[0].logit = logit
-        self._one_data[0].p = 0.0
-        self._one.size = 1
-        self._one.selected = -1
-        self._lib.llama_sampler_apply(self.grammar, ctypes.byref(self._one))
-        return self._one.size == 1 and np.isfinite(self._one_data[0].logit)
+        return self._one.allowed(self.grammar, token, logit)
 
     def __call__(self, cur_p) -> None:
         arr = cur_p.contents

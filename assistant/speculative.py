@@ -7,8 +7,9 @@ symbols, ids and numbers. At each step :class:`Drafter` proposes the tokens that
 1. the grammar **forces**: bytes that are the only ones the grammar allows next (found by
    applying a clone of the grammar sampler to the vocabulary's single-byte tokens, EOS included),
    tokenized as the tokenizer would write them (jump-forward decoding, as SGLang calls it);
-2. the prompt **repeats**: llama-cpp-python's ``LlamaPromptLookupDecoding`` n-gram match over the
-   prompt and the tokens so far (gene symbols, ids, numbers copied from the question);
+2. the prompt **repeats**: :func:`prompt_lookup`, the n-gram match of llama-cpp-python's
+   ``LlamaPromptLookupDecoding`` (most recent match first, at least a 2-gram) over the prompt
+   and the tokens so far (gene symbols, ids, numbers copied from the question);
 3. or the rest of a question's word once the query has begun it, in any case and after any of
    the characters a query puts before a term (``symbol:brca1`` for "BRCA1"; BPE tokenizers
    fold ``:`` or ``=`` into the word's first token, so the prompt's own tokens never match);
@@ -42,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from .sampling import OneCandidate
+
 MAX_FORCED = 32
 """Bytes the grammar may force in one step (a field name, ``&fields=``...)."""
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{2,}")
@@ -69,7 +72,8 @@ class SpecStats:
     drafted: int = 0
     accepted: int = 0
     forced: int = 0
-    """Drafted tokens that the grammar forced (the rest came from the prompt lookup)."""
+    """Drafted tokens that the grammar forced (the rest came from the prompt, its words or the
+    query n-grams)."""
     grammar_s: float = 0.0
     """Time spent in the grammar: constrained sampling and drafting."""
     decode_s: float = 0.0
@@ -188,10 +192,7 @@ class Drafter:
         self._arr = llama_cpp.llama_token_data_array(
             data=self._data, size=n, selected=-1, sorted=False
         )
-        self._one_data = (llama_cpp.llama_token_data * 1)()
-        self._one = llama_cpp.llama_token_data_array(
-            data=self._one_data, size=1, selected=-1, sorted=False
-        )
+        self._one = OneCandidate()
         self._vocab = vocab
         self.words: dict[int, list[int]] = {}
 
@@ -219,12 +220,7 @@ class Drafter:
         self.words = words
 
     def _allowed(self, grammar, token: int) -> bool:
-        self._one_data[0].id = token
-        self._one_data[0].logit = 0.0
-        self._one.size = 1
-        self._one.selected = -1
-        self._lib.llama_sampler_apply(grammar, ctypes.byref(self._one))
-        return bool(np.isfinite(self._one_data[0].logit))
+        return self._one.allowed(grammar, token)
 
     def _forced_bytes(self, grammar) -> bytes:
         out = bytearray()
