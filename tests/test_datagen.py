@@ -8,6 +8,11 @@ pass every check. The model writer runs a real llama_cpp.server with SmolLM2-135
 and a server killed mid-run); SmolLM2-135M writes poor instructions, so many are rejected: those
 tests check that every rejection is counted and that every accepted instruction passes the
 checks, not how many pass.
+
+The round trip and the paraphrases run SmolLM2-135M in process on a few queries: its queries are
+mostly wrong, so those tests check that every failure is kept apart with a reason that holds
+(the comparison run again gives it), that every kept pair passed, and that the report's rates
+add up; the comparison itself is checked on hand-written queries without a model.
 """
 
 from __future__ import annotations
@@ -22,18 +27,22 @@ from urllib.parse import quote
 
 import pytest
 
+from assistant.backends import get_backend
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.datagen.endpoint import LocalServer, free_port
 from assistant.datagen.extract import entities
 from assistant.datagen.instructions import check_instruction, explain
 from assistant.datagen.report import Report
+from assistant.datagen.roundtrip import FAILED_FILE, RoundTrip
 from assistant.datagen.run import Options, check_writer, collect, run_datagen, writer_model
 from assistant.datagen.templates import PERSONAS, Uncovered, check_mentions, describe, write
 from assistant.datagen.work import WorkFile
 from assistant.errors import ConfigError
+from assistant.logstore import InteractionLog
 from assistant.models import is_fetched, load_registry
 from assistant.pairs import leaks, load_pairs, signature
+from assistant.pipeline import Assistant
 from assistant.query import parse_query
 
 MODEL = "smollm2-135m"
@@ -388,7 +397,8 @@ def test_template_writer_describes_shapes_or_says_why_not():
     )
     assert lines[0] == (
         "retrieve",
-        "Retrieve the symbol, Entrez gene ID, and Ensembl gene ID for the human gene TP53.",
+        "Retrieve the symbol, Entrez gene ID, and Ensembl gene ID for human genes that have "
+        "anything to do with TP53.",  # a bare term is a search of every field, not one symbol
     )
     assert len(lines) == len(PERSONAS)
     counted = write(
@@ -466,7 +476,7 @@ def test_end_to_end_with_local_server_and_resume(tmp_path, tiny_settings, tiny_s
     out = tmp_path / "pairs-test"
     args = ["datagen", *map(str, logs), "--out", str(out), "--store-path", str(tiny_store_path),
             "--writer", "model", "--model", MODEL, "--server-port", str(settings.server_port),
-            "--retries", "1", "--temperature", "0", "--no-progress"]  # fmt: skip
+            "--retries", "1", "--temperature", "0", "--no-progress", "--no-round-trip"]  # fmt: skip
     t0 = time.perf_counter()
     assert main([*args, "--limit", "2"]) == 0
     first = time.perf_counter() - t0
@@ -560,3 +570,170 @@ def test_model_writer_is_never_the_query_adapter(tmp_path, tiny_settings):
         check_writer("adapter")
     code = main(["datagen", str(tmp_path), "--out", str(tmp_path / "out"), "--writer", "nope"])
     assert code == 2
+
+
+# --- the round trip, paraphrases and corrections --------------------------------------------------
+
+ROUND_TRIP_REASONS = {"different_genes", "different_fields", "invalid_query", "query_failed"}
+PROBLEM_CODES = {"missing_entity", "missing_field", "missing_number", "copies_query",
+                 "copies_prompt", "filler", "too_short", "too_long", "not_one_sentence",
+                 "wrong_form", "unchanged", "duplicate", "bad_json"}  # fmt: skip
+
+
+def _all_pairs(out: Path) -> list:
+    return [p for s in ("train", "validation", "test") for p in load_pairs(out, s)]
+
+
+def test_round_trip_compares_genes_and_field_families(tiny_settings, tiny_store_path):
+    settings = settings_for(tiny_settings, tiny_store_path)
+    trip = RoundTrip(settings, get_backend(settings))  # compare() runs queries, no model
+    log = "/v3/query?q=symbol:cdk2&fields=entrezgene&species=human"
+    same = trip.compare(parse_query("/v3/query?q=entrezgene:1017&fields=entrezgene,symbol"), log)
+    assert same.passed and same.reason == ""  # symbol is an answer field the pipeline adds
+    fields = trip.compare(
+        parse_query("/v3/query?q=symbol:CDK2&species=9606&fields=ensembl.gene"), log
+    )
+    assert (fields.passed, fields.reason, fields.detail) == (
+        False, "different_fields", "model ensembl; log entrezgene")  # fmt: skip
+    genes = trip.compare(parse_query("/v3/query?q=symbol:cdk2&fields=entrezgene"), log)
+    assert genes.reason == "different_genes" and genes.detail.endswith("log 1 hits [1017]")
+    # a logged query that names no fields: identity fields only
+    default = "/v3/query?q=symbol:cdk2&species=human"
+    assert trip.compare(parse_query("/v3/gene/1017?fields=name,symbol,taxid"), default).passed
+    assert trip.compare(parse_query("/v3/gene/1017"), default).reason == "different_fields"
+    go = trip.compare(parse_query("/v3/query?q=symbol:cdk2&species=human&fields=go"), default)
+    assert go.reason == "different_fields"
+
+
+@pytest.fixture(scope="module")
+def smol_run(tmp_path_factory, tiny_settings, tiny_store_path, smollm):
+    """One run with paraphrases and the round trip, both by SmolLM2, on two logged queries,
+    a real question and a correction."""
+    # the short prompt of mode ft and no retry: SmolLM2's guesses cost a second or two each
+    settings = settings_for(
+        tiny_settings, tiny_store_path, mode="ft", retry_invalid=False, query_max_tokens=48
+    )
+    folder = tmp_path_factory.mktemp("roundtrip")
+    queries = [
+        "/v3/gene/4609?fields=summary",
+        "/v3/query?q=symbol:CDK2&species=human&fields=entrezgene",
+    ]
+    log = write_seed_log(folder / "logs", "jsonl", queries, extra=[])
+    page = folder / "logs" / "assistant.jsonl"
+    page.write_text("".join(json.dumps(x) + "\n" for x in _assistant_lines()))
+    options = Options([log, page], folder / "out", per_query=2, paraphrase=True,
+                      paraphrase_model=MODEL, round_trip=True, round_trip_model=MODEL,
+                      retries=0, progress=False)  # fmt: skip
+    t0 = time.perf_counter()
+    result = run_datagen(settings, options)
+    return settings, options, result, time.perf_counter() - t0
+
+
+def test_round_trip_failures_are_kept_apart_with_their_reason(smol_run, tiny_store_path):
+    settings, options, result, seconds = smol_run
+    out = Path(options.out)
+    trip = result.report.info["round_trip"]
+    assert trip["model"] == f"{MODEL}/ft" and trip["checked"] >= 8
+    failed = [json.loads(x) for x in (out / FAILED_FILE).read_text().splitlines()]
+    pairs = _all_pairs(out)
+    kept = {(p.question, p.query) for p in pairs}
+    trusted_failed = [p for p in pairs if p.extra.get("trusted") and not p.extra["round_trip"]]
+    assert trip["checked"] == trip["passed"] + len(failed) + len(trusted_failed)
+    again = RoundTrip(settings, get_backend(settings))
+    for row in failed:
+        assert row["reason"] in ROUND_TRIP_REASONS and row["detail"] and row["round_trip"] is False
+        assert (row["question"], row["query"]) not in kept and row["model"] == trip["model"]
+        if row["reason"].startswith("different_"):  # the reason holds when compared again
+            assert (
+                again.compare(parse_query(row["model_query"]), row["query"]).reason == row["reason"]
+            )
+    for p in pairs:  # every pair kept passed, or is a person's correction (kept, marked)
+        assert p.extra["round_trip"] is True or p.extra.get("round_trip_reason")
+        assert p.extra["round_trip"] is True or p.extra.get("trusted")
+    # the rates per writer and per intent add up to the whole
+    for group in ("by_writer", "by_intent"):
+        rates = trip[group]
+        assert sum(r["checked"] for r in rates.values()) == trip["checked"]
+        assert sum(r["passed"] for r in rates.values()) == trip["passed"]
+        assert all(r["rate"] == round(r["passed"] / r["checked"], 4) for r in rates.values())
+    assert {"template", f"paraphrase:{MODEL}", "user", "correction"} >= set(trip["by_writer"])
+    assert {"template", "user", "correction"} <= set(trip["by_writer"])
+    assert sum(trip["reasons"].values()) == trip["checked"] - trip["passed"]
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["round_trip"]["by_intent"] == trip["by_intent"]
+    # template queries short of two passing pairs were given every persona's sentence first
+    topped = [r for r in WorkFile(out / "work.jsonl").instructed.values() if r.get("topped_up")]
+    assert topped and result.report.counts["instruct"]["topped_up_after_round_trip"] == len(topped)
+    assert all(len(r["instructions"]) > 2 for r in topped)
+    print(
+        f"\nround trip: {trip['passed']}/{trip['checked']} in {seconds:.1f} s",
+        result.report.info["seconds"],
+    )
+
+    # a rerun checks nothing twice
+    rerun = run_datagen(settings, options)
+    assert rerun.report.counts["round_trip"]["already_checked"] == trip["checked"]
+    assert rerun.report.info["round_trip"]["passed"] == trip["passed"]
+
+
+def test_paraphrases_pass_the_checks_or_are_rejected_with_a_reason(smol_run):
+    _settings, options, result, _ = smol_run
+    out = Path(options.out)
+    work = WorkFile(out / "work.jsonl")
+    shown = {
+        q["query"]: q["display"]
+        for q in map(json.loads, (out / "queries.jsonl").read_text().splitlines())
+    }
+    rows = list(work.paraphrased.values())
+    assert rows and all(r["writer"] == f"paraphrase:{MODEL}" for r in rows)
+    kept = 0
+    for row in rows:
+        sources = row["sources"]  # the template's sentences of the query when it was rephrased
+        assert sources.items() <= work.instructed[row["key"]]["instructions"].items()
+        assert set(row["paraphrases"]) | set(row["problems"]) == set(sources)
+        for persona, codes in row["problems"].items():
+            assert codes and set(codes) <= PROBLEM_CODES, (persona, codes)
+        query = parse_query(shown[row["key"]])
+        for persona, text in row["paraphrases"].items():
+            kept += 1
+            assert text.lower() != sources[persona].lower()
+            form = PERSONAS[persona]
+            assert check_instruction(text, form, entities(query), shown[row["key"]],
+                                     explain(query)) == []  # fmt: skip
+            assert check_mentions(text, describe(query)) == []
+    counts = result.report.counts["paraphrase"]
+    assert counts["queries_done"] == len(rows) and counts["kept"] == kept
+    rejected = sum(len(r["problems"]) for r in rows)
+    assert sum(n for c, n in counts.items() if c in PROBLEM_CODES) >= rejected
+    for p in _all_pairs(out):  # a paraphrase pair says what it rephrases
+        if p.extra.get("writer", "").startswith("paraphrase:"):
+            sources = next(r["sources"] for r in rows if r["key"] == p.query)
+            assert p.extra["paraphrase_of"] == sources[p.style]
+            assert p.id.startswith("par-")
+
+
+def test_corrections_from_the_page_come_out_trusted(tmp_path, tiny_settings, tiny_store_path):
+    settings = settings_for(tiny_settings, tiny_store_path)
+    log = InteractionLog(
+        tmp_path / "logs" / "interactions.sqlite", tmp_path / "logs" / "access.jsonl"
+    )
+    bot = Assistant(settings)  # run_query needs no model
+    asked = bot.run_query("/v3/query?q=symbol:TP53&fields=genomic_pos", question="Summary of TP53?")
+    logged = log.record_answer(asked, session="s1")
+    log.record_verdict(logged, "wrong")
+    corrected = "/v3/query?q=symbol:TP53&species=human&fields=summary"
+    log.record_correction(logged, corrected)
+    export = tmp_path / "corrections.jsonl"
+    assert log.export_corrections(export) == 1
+    key = "/v3/query?q=symbol:tp53&fields=summary&species=human"
+    for source in (tmp_path / "logs" / "access.jsonl", export):  # the page's log, its export
+        out = tmp_path / f"out-{source.stem}"
+        result = run_datagen(settings, Options([source], out, round_trip=False, progress=False))
+        pairs = _all_pairs(out)
+        person = [p for p in pairs if p.source == "correction"]
+        assert [(p.question, p.query, p.extra.get("trusted")) for p in person] == [
+            ("Summary of TP53?", key, True)]  # fmt: skip
+        written = [p for p in pairs if p.query == key and p.extra.get("writer") == "template"]
+        assert len(written) >= 2 and all(not p.extra.get("trusted") for p in written)
+        assert all("genomic_pos" not in p.query for p in pairs)  # the query marked wrong
+        assert result.report.counts["select"]["corrected_queries_instructed"] == 1

@@ -21,7 +21,8 @@ Stages (each counted in the :class:`~.report.Report`, saved as ``report.json``):
 5. **round trip** (``round_trip``; :mod:`.roundtrip`): the assistant's model writes a query
    from each pair's instruction alone; pairs whose query finds other genes or returns other
    field families go to ``roundtrip_failed.jsonl`` with the reason (trusted corrections stay,
-   marked), and the report gives the pass rate per writer and per intent;
+   marked), and the report gives the pass rate per writer and per intent. A template query
+   with fewer than two passing pairs first gets every persona's sentence (``topped_up``);
 6. **save**: :func:`assistant.pairs.split_pairs` (no query or signature in two splits) and
    :func:`assistant.pairs.save_pairs` (JSONL per split, ``hf/`` datasets folder, stats.json),
    plus ``queries.jsonl`` (the kept queries) and ``report.json``.
@@ -257,7 +258,7 @@ def build_pairs(
                     extra["form"] = PERSONAS[style]
                 pairs.append(_pair(text, key, row.get("signature", ""), style, "log", **extra))
     for (writer, key), row in work.paraphrased.items():
-        source = work.instructed.get(key, {}).get("instructions", {})
+        source = row.get("sources") or work.instructed.get(key, {}).get("instructions", {})
         for style, text in row.get("paraphrases", {}).items():
             extra = {"writer": writer, "form": PERSONAS.get(style, ""),
                      "paraphrase_of": source.get(style, "")}  # fmt: skip
@@ -361,8 +362,13 @@ def run_datagen(
             report.info["round_trip"] = {"skipped": why}
     if round_trip and pairs:
         t0 = time.perf_counter()
-        trip_settings = settings.model_copy(update={"model": trip_model})
-        pairs = _round_trip(trip_settings, options, pairs, backend, work, report, out)
+        trip = RoundTrip(settings.model_copy(update={"model": trip_model}), backend)
+        before = set(work.round_trips)
+        if options.llm and options.writer == "template":  # a query short of 2 passing pairs
+            passed = _round_trip(trip, options, pairs, work, Report(), out, before)
+            if _top_up(kept, passed, work, report):  # gets every persona's sentence
+                pairs = build_pairs(work, kept, corrections)
+        pairs = _round_trip(trip, options, pairs, work, report, out, before)
         seconds["round_trip"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
@@ -557,6 +563,7 @@ def _paraphrase_with(client, writer, options, kept, work, report) -> bool:
                 "key": cand.key,
                 "signature": cand.signature,
                 "writer": writer,
+                "sources": sources,
                 "paraphrases": outcome.accepted,
                 "problems": {
                     s: list(dict.fromkeys(c for c, _ in p)) for s, p in outcome.problems.items()
@@ -573,10 +580,34 @@ def _paraphrase_with(client, writer, options, kept, work, report) -> bool:
     return True
 
 
-def _round_trip(settings, options, pairs, backend, work, report, out) -> list[Pair]:
+def _top_up(kept, passed: list[Pair], work: WorkFile, report: Report) -> int:
+    """Template queries with fewer than 2 pairs that passed the round trip get the sentences of
+    every persona (the round trip then keeps those that pass); returns how many queries."""
+    ok: dict[str, int] = {}
+    for p in passed:
+        ok[p.query] = ok.get(p.query, 0) + bool(p.extra.get("round_trip"))
+    writer = TemplateWriter(per_query=len(PERSONAS))
+    topped = 0
+    for cand, _ in kept:
+        row = work.instructed.get(cand.key)
+        if not row or row.get("writer") != writer.name or ok.get(cand.key, 0) >= 2:
+            continue
+        if row.get("topped_up") or len(row.get("instructions", {})) >= len(PERSONAS):
+            continue
+        outcome = writer.write(cand, Report())  # its checks were counted the first time
+        if len(outcome.accepted) <= len(row.get("instructions", {})):
+            continue
+        work.add({**row, "instructions": outcome.accepted, "topped_up": True})
+        topped += 1
+    if topped:
+        report.count("instruct", "topped_up_after_round_trip", topped)
+    return topped
+
+
+def _round_trip(trip, options, pairs, work, report, out, before=frozenset()) -> list[Pair]:
     """The pairs that pass the round trip (and trusted ones, marked when they fail); the others
-    go to :data:`FAILED_FILE` with the reason. Each result is journaled in the work file."""
-    trip = RoundTrip(settings, backend)
+    go to :data:`FAILED_FILE` with the reason. Each result is journaled in the work file;
+    ``before``: the checks journaled before this run (counted as ``already_checked``)."""
     report.info["round_trip_model"] = trip.name
     kept: list[Pair] = []
     rows: list[tuple[Pair, Trip]] = []
@@ -592,7 +623,8 @@ def _round_trip(settings, options, pairs, backend, work, report, out) -> list[Pa
             work.add({"step": "round_trip", "key": pair.query, "question": pair.question,
                       "model": trip.name, **result.to_dict()})  # fmt: skip
         else:
-            report.count("round_trip", "already_checked")
+            if (trip.name, pair.query, pair.question) in before:
+                report.count("round_trip", "already_checked")
             result = Trip(done["passed"], done["reason"], done["detail"], done["model_query"],
                           done.get("seconds", 0.0))  # fmt: skip
         rows.append((pair, result))
