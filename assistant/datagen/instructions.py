@@ -20,6 +20,14 @@ Two instructions per query, one per style (:data:`STYLES`): an ``imperative`` se
 [('missing_entity', 'human'), ('copies_query', 'q='), ('filler', 'sure')]
 >>> check_instruction("What is the entrezgene of symbol:CDK2 in human?", "question", ents)
 [('copies_query', 'symbol:c')]
+
+Naming a long entity is not copying the prompt's "What it does" line (an entity counts as one
+word of a copied run):
+
+>>> q = parse_query('/v3/query?q=name:"tafa chemokine like family member 5"')
+>>> check_instruction('Find genes named "tafa chemokine like family member 5".', "imperative",
+...     entities(q), explanation=explain(q))
+[]
 """
 
 from __future__ import annotations
@@ -97,6 +105,16 @@ def copied_run(text: str, source: str, n: int = COPY_WORDS) -> str | None:
     return None
 
 
+def _mask(text: str, entities: list[Entity]) -> str:
+    """``text`` with every mention of an entity replaced by one placeholder word, so that a run
+    of copied words counts a gene's full name or a list of POST terms as one word."""
+    words = sorted({w for e in entities for w in e.words}, key=len, reverse=True)
+    for word in words:
+        pattern = r"(?<![a-z0-9])" + re.escape(word) + r"(?![a-z0-9])"
+        text = re.sub(pattern, " zqentity ", text, flags=re.IGNORECASE)
+    return text
+
+
 def check_instruction(
     text: str, style: str, entities: list[Entity], query_text: str = "", explanation: str = ""
 ) -> list[tuple[str, str]]:
@@ -117,7 +135,9 @@ def check_instruction(
     copy = COPY_RE.search(stripped)
     if copy or (query_text and query_text.lower() in text.lower()):
         problems.append(("copies_query", copy.group(0) if copy else query_text))
-    copied = copied_run(text, explanation) if explanation else None
+    copied = None
+    if explanation:  # entities must be named: naming them is no copy (each counts as one word)
+        copied = copied_run(_mask(text, entities), _mask(explanation, entities))
     if copied or re.match(r"^\W*(what it does|query|mention)\s*:", text, re.IGNORECASE):
         problems.append(("copies_prompt", copied or text[:30]))
     filler = FILLER_RE.search(text)
@@ -213,11 +233,14 @@ def messages_for(candidate: Candidate) -> list[dict[str, str]]:
 
 @dataclass
 class Outcome:
-    """The instructions kept for one query, the last problems of those dropped, the attempts."""
+    """The instructions kept for one query (by style or persona), the last problems of those
+    dropped, the attempts, and the shapes the synthetic generator does not cover
+    (:mod:`.templates`)."""
 
     accepted: dict[str, str] = field(default_factory=dict)
     problems: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     attempts: int = 0
+    uncovered: list[str] = field(default_factory=list)
 
 
 def write_instructions(

@@ -13,7 +13,8 @@ Formats (:data:`FORMATS`):
   ``request``), as in ``shared/data/seed/query_log_sample.jsonl``, or a bare JSON string; an
   ``api`` key other than ``mygene`` marks another BioThings API;
 - ``assistant``: the assistant's own access log (``"source": "assistant"``; see
-  docs/formats: ``executed`` / ``correction`` / ``verdict`` events);
+  docs/formats: ``executed`` / ``correction`` / ``verdict`` events), and the page's export of
+  its corrections (``"source": "correction"`` with the question and the corrected query);
 - ``plain``: a bare path or URL per line (``/v3/gene/1017``).
 
 Files may be gzip-compressed (detected by their magic bytes, not their name). Nothing here
@@ -299,11 +300,11 @@ def _json_record(line: str, where: str, report: Report) -> LogRecord | None:
     if not isinstance(data, dict):
         report.reject("read", "unrecognized_json", f"{where}: {line}")
         return None
-    if data.get("source") == "assistant" or data.get("event") in (
+    if data.get("source") in ("assistant", "correction") or data.get("event") in (
         "executed",
         "correction",
         "verdict",
-    ):
+    ):  # the access log the page writes, or its corrections export (``source: correction``)
         return _assistant_record(data, where, report)
     for key in _JSON_KEYS:
         value = data.get(key)
@@ -328,7 +329,7 @@ def _json_record(line: str, where: str, report: Report) -> LogRecord | None:
 
 
 def _assistant_record(data: dict, where: str, report: Report) -> LogRecord | None:
-    event = data.get("event")
+    event = data.get("event") or ("correction" if data.get("source") == "correction" else None)
     if event not in ("executed", "correction", "verdict"):
         report.reject("read", "unknown_assistant_event", f"{where}: {event}")
         return None

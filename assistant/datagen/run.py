@@ -6,12 +6,24 @@ Stages (each counted in the :class:`~.report.Report`, saved as ``report.json``):
 1. **read** every log file (:mod:`.logs`: combined, CSV, JSONL, the assistant's log, plain);
 2. **extract** the MyGene requests and normalize them (:mod:`.extract`), merging duplicates by
    canonical form; from the assistant's log, executed queries with hits bring their real
-   question, corrections are trusted pairs and a query marked ``wrong`` is dropped;
+   question, corrections are trusted pairs (``trusted: true``; their corrected query is also
+   instructed like any other) and a query marked ``wrong`` is dropped;
 3. **select** up to ``per_signature`` diverse queries per structural signature that return hits
    on the configured backend (:mod:`.select`; embedded store or ``--backend live``);
-4. **instruct**: an OpenAI-compatible model writes an imperative and a question for each kept
-   query; :mod:`.instructions` checks them and regenerates or drops the failures;
-5. **save**: :func:`assistant.pairs.split_pairs` (no query or signature in two splits) and
+4. **instruct**: the writer (:data:`WRITERS`) writes instructions for each kept query. The
+   default, ``template`` (:mod:`.templates`), writes them from the query's structure in several
+   personas' styles, without a model, and reports shapes the synthetic generator does not cover
+   (stage ``uncovered``); ``model`` asks an OpenAI-compatible model for an imperative and a
+   question (never the fine-tuned query adapter: :func:`writer_model`). Either way
+   :mod:`.instructions` checks them; the model's failures are regenerated or dropped;
+   with ``paraphrase`` a base instruct model rephrases each template sentence
+   (:mod:`.paraphrase`, the same checks);
+5. **round trip** (``round_trip``; :mod:`.roundtrip`): the assistant's model writes a query
+   from each pair's instruction alone; pairs whose query finds other genes or returns other
+   field families go to ``roundtrip_failed.jsonl`` with the reason (trusted corrections stay,
+   marked), and the report gives the pass rate per writer and per intent. A template query
+   with fewer than two passing pairs first gets every persona's sentence (``topped_up``);
+6. **save**: :func:`assistant.pairs.split_pairs` (no query or signature in two splits) and
    :func:`assistant.pairs.save_pairs` (JSONL per split, ``hf/`` datasets folder, stats.json),
    plus ``queries.jsonl`` (the kept queries) and ``report.json``.
 
@@ -38,14 +50,18 @@ from typing import Any
 from ..backends import get_backend
 from ..config import Settings
 from ..errors import ConfigError, ModelError
+from ..models import load_registry, registry_path, resolve
 from ..pairs import DEFAULT_FRACTIONS, Pair, save_pairs, split_pairs
 from ..synth.seeds import guess_intent
 from .endpoint import Endpoint, EndpointUnavailable, JsonClient, open_endpoint
 from .extract import Candidate, extract
-from .instructions import STYLES, Outcome, write_instructions
+from .instructions import Outcome, write_instructions
 from .logs import LogRecord, read_logs
+from .paraphrase import local_client, paraphrase
 from .report import Report
+from .roundtrip import FAILED_FILE, RoundTrip, Trip, available, summarize
 from .select import by_signature, execute, select
+from .templates import DEFAULT_PER_QUERY, PERSONAS, TemplateWriter
 from .work import WorkFile
 
 WORK_FILE = "work.jsonl"
@@ -54,6 +70,56 @@ QUERIES_FILE = "queries.jsonl"
 SERVER_LOG = "server.log"
 MAX_SERVER_FAILURES = 3
 """Consecutive failed requests after which a server that still runs is given up on."""
+
+WRITERS = {
+    "template": "instructions from the query's structure in several personas' styles (no model)",
+    "model": "an OpenAI-compatible model (QA_OPENAI_API_KEY) or a local llama_cpp.server "
+    "writes an imperative and a question",
+}
+"""The instruction writers of ``datagen --writer``."""
+
+
+def check_writer(name: str) -> str:
+    """``name`` when it is a writer of :data:`WRITERS`, else a :class:`ConfigError` listing them."""
+    if name not in WRITERS:
+        raise ConfigError(
+            f"unknown instruction writer {name!r}; known writers: {', '.join(WRITERS)}"
+        )
+    return name
+
+
+def writer_model(settings: Settings) -> tuple[str, str | None]:
+    """``(model, note)``: the local model that writes instructions. A fine-tuned query adapter
+    (a registry entry with a LoRA or ``prompt_mode = "ft"``, such as the default
+    ``qwen2.5-coder-0.5b-mygene``) writes query lines, not instructions, so its base instruct
+    model is used instead (the registry entry with the same weights file and no adapter), and
+    ``note`` says so.
+
+    >>> writer_model(Settings(model="qwen2.5-coder-0.5b-mygene", lora_path=None))
+    ('qwen2.5-coder-0.5b', 'qwen2.5-coder-0.5b-mygene is a fine-tuned query adapter; instructions are written by its base model qwen2.5-coder-0.5b')
+    """
+    name = settings.model
+    if name.startswith("openai:"):
+        return name, None
+    spec = resolve(name, settings)
+    if not (spec.lora or spec.prompt_mode == "ft" or settings.lora_path is not None):
+        return spec.name, None
+    registry = load_registry(registry_path(settings))
+    bases = [
+        m
+        for m in registry.models.values()
+        if m.file == spec.file and not m.lora and m.prompt_mode != "ft" and m.path == spec.path
+    ]
+    if not bases:
+        raise ConfigError(
+            f"{spec.name} is a fine-tuned query adapter and no registry entry holds its base "
+            "model; pass an instruct model, e.g. --model qwen2.5-coder-0.5b"
+        )
+    base = bases[0].name
+    return (
+        base,
+        f"{spec.name} is a fine-tuned query adapter; instructions are written by its base model {base}",
+    )
 
 
 @dataclass
@@ -71,6 +137,20 @@ class Options:
     timeout: float = 120.0
     start_timeout: float = 180.0
     max_tokens: int = 160
+    writer: str = "template"
+    """Which of :data:`WRITERS` writes the instructions."""
+    per_query: int = DEFAULT_PER_QUERY
+    """Instructions the ``template`` writer keeps per query (each in another persona's style)."""
+    paraphrase: bool = False
+    """Also ask a base instruct model to rephrase every template sentence (:mod:`.paraphrase`)."""
+    paraphrase_model: str | None = None
+    """The model that rephrases (default: the ``model`` setting; an adapter is replaced by its
+    base model, :func:`writer_model`); with ``openai_api_key`` the OpenAI-compatible endpoint."""
+    round_trip: bool | None = False
+    """Check every pair by the round trip (:mod:`.roundtrip`); None: when the round-trip model
+    can run here (the command's default)."""
+    round_trip_model: str | None = None
+    """The model of the round trip (default: the ``model`` setting, the fine-tuned adapter)."""
     progress: bool = True
     on_query: Callable[[Candidate, Outcome], None] | None = None
     """Called after each query's instructions are written (progress display, tests)."""
@@ -149,9 +229,11 @@ def _hash(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:12]
 
 
-def _pair(question: str, cand_key: str, sig: str, style: str, source: str, **extra) -> Pair:
-    prefix = {"correction": "cor"}.get(source, "log")
-    ident = f"{prefix}-{_hash(cand_key, question if style == 'user' else style)}"
+def _pair(
+    question: str, cand_key: str, sig: str, style: str, source: str, salt: str = "", **extra
+) -> Pair:
+    prefix = {"correction": "cor"}.get(source, "par" if salt else "log")
+    ident = f"{prefix}-{_hash(cand_key, salt or (question if style == 'user' else style))}"
     intent = guess_intent(cand_key)  # the intent vocabulary of data/pairs
     return Pair(question, cand_key, ident, intent, sig, style, source, extra=extra)
 
@@ -161,28 +243,30 @@ def build_pairs(
     kept: list[tuple[Candidate, int]],
     corrections: list[tuple[str, Candidate]],
 ) -> list[Pair]:
-    """Every pair of the out folder: written instructions (from the work file, so earlier runs
-    count), real questions of kept queries, and corrections; one pair per question and query."""
+    """Every pair of the out folder: written instructions and paraphrases (from the work file,
+    so earlier runs count), real questions of kept queries, and corrections (``trusted``: a
+    person wrote the question and the query); one pair per question and query, a correction
+    first."""
     pairs: list[Pair] = []
+    for question, cand in corrections:
+        pairs.append(_pair(question, cand.key, cand.signature, "user", "correction", trusted=True))
     for key, row in work.instructed.items():
-        for style in STYLES:
-            text = row.get("instructions", {}).get(style)
+        for style, text in row.get("instructions", {}).items():
             if text:
-                pairs.append(
-                    _pair(
-                        text,
-                        key,
-                        row.get("signature", ""),
-                        style,
-                        "log",
-                        writer=row.get("writer", ""),
-                    )
-                )
+                extra = {"writer": row.get("writer", "")}
+                if style in PERSONAS:
+                    extra["form"] = PERSONAS[style]
+                pairs.append(_pair(text, key, row.get("signature", ""), style, "log", **extra))
+    for (writer, key), row in work.paraphrased.items():
+        source = row.get("sources") or work.instructed.get(key, {}).get("instructions", {})
+        for style, text in row.get("paraphrases", {}).items():
+            extra = {"writer": writer, "form": PERSONAS.get(style, ""),
+                     "paraphrase_of": source.get(style, "")}  # fmt: skip
+            sig = row.get("signature", "")
+            pairs.append(_pair(text, key, sig, style, "log", salt=f"{writer}/{style}", **extra))
     for cand, _ in kept:
         for question, source in cand.questions:
             pairs.append(_pair(question, cand.key, cand.signature, "user", source))
-    for question, cand in corrections:
-        pairs.append(_pair(question, cand.key, cand.signature, "user", "correction"))
     out, seen = [], set()
     for p in pairs:
         k = (" ".join(p.question.lower().split()), p.query)
@@ -235,11 +319,17 @@ def run_datagen(
     report.info.update(distinct_queries=len(pool), signatures=len(groups))
     with _bar(total=len(pool), desc="execute", enabled=options.progress, unit="q") as bar:
         kept = select(groups, backend, work, report, options.per_signature, progress=bar)
-    for _question, cand in corrections:  # trusted: kept with or without hits, but must run
-        if execute(cand, backend, work, report) is None:
-            report.count("select", "correction_without_hits_kept")
-    seconds["execute"] = round(time.perf_counter() - t0, 3)
     report.count("select", "kept_with_hits", len(kept))
+    have = {c.key for c, _ in kept}
+    for _question, cand in corrections:  # trusted: kept with or without hits, but must run
+        total = execute(cand, backend, work, report)
+        if total is None:
+            report.count("select", "correction_without_hits_kept")
+        elif cand.key not in have:  # its query is instructed like the logs' queries
+            have.add(cand.key)
+            kept.append((cand, total))
+            report.count("select", "corrected_queries_instructed")
+    seconds["execute"] = round(time.perf_counter() - t0, 3)
     _write_queries(out / QUERIES_FILE, kept)
 
     todo = [c for c, _ in kept if c.instruct and c.key not in work.instructed]
@@ -251,12 +341,37 @@ def run_datagen(
     if todo and not options.llm:
         report.count("instruct", "skipped_no_llm", len(todo))
         todo = []
-    if todo:
+    if todo and check_writer(options.writer) == "template":
+        _instruct_templates(options, todo, work, report)
+    elif todo:
         complete = _instruct(settings, options, todo, work, report, out, endpoint)
     seconds["instruct"] = round(time.perf_counter() - t0, 3)
 
-    t0 = time.perf_counter()
+    if options.paraphrase and options.llm and complete:
+        t0 = time.perf_counter()
+        complete = _paraphrase(settings, options, kept, work, report, out, endpoint)
+        seconds["paraphrase"] = round(time.perf_counter() - t0, 3)
+
     pairs = build_pairs(work, kept, corrections)
+    trip_model = options.round_trip_model or settings.model
+    round_trip = options.round_trip
+    if round_trip is None:
+        why = available(settings, trip_model)
+        round_trip = why is None
+        if why:
+            report.info["round_trip"] = {"skipped": why}
+    if round_trip and pairs:
+        t0 = time.perf_counter()
+        trip = RoundTrip(settings.model_copy(update={"model": trip_model}), backend)
+        before = set(work.round_trips)
+        if options.llm and options.writer == "template":  # a query short of 2 passing pairs
+            passed = _round_trip(trip, options, pairs, work, Report(), out, before)
+            if _top_up(kept, passed, work, report):  # gets every persona's sentence
+                pairs = build_pairs(work, kept, corrections)
+        pairs = _round_trip(trip, options, pairs, work, report, out, before)
+        seconds["round_trip"] = round(time.perf_counter() - t0, 3)
+
+    t0 = time.perf_counter()
     splits = split_pairs(pairs, options.fractions, seed=options.split_seed)
     if not options.progress:
         import datasets
@@ -289,6 +404,43 @@ def _write_queries(path: Path, kept: list[tuple[Candidate, int]]) -> None:
     tmp.replace(path)
 
 
+def _instruct_templates(
+    options: Options, todo: list[Candidate], work: WorkFile, report: Report
+) -> None:
+    """Write instructions for ``todo`` with the deterministic writer (:mod:`.templates`)."""
+    writer = TemplateWriter(per_query=options.per_query)
+    report.info["writer"] = f"{writer.name} (deterministic, {options.per_query} per query)"
+    for cand in _bar(todo, desc="instruct", enabled=options.progress, unit="q"):
+        outcome = writer.write(cand, report)
+        _record(work, report, options, cand, outcome, writer.name)
+        if outcome.uncovered:
+            report.count("instruct", "queries_with_uncovered_shapes")
+        if len(outcome.accepted) < 2:
+            report.reject("instruct", "queries_with_fewer_than_2", cand.display)
+
+
+def _record(work, report, options, cand, outcome: Outcome, writer: str) -> None:
+    """One finished query in the work file and the report."""
+    row = {
+        "step": "instructed",
+        "key": cand.key,
+        "signature": cand.signature,
+        "instructions": outcome.accepted,
+        "problems": {s: list(dict.fromkeys(c for c, _ in p)) for s, p in outcome.problems.items()},
+        "attempts": outcome.attempts,
+        "writer": writer,
+    }
+    if outcome.uncovered:
+        row["uncovered"] = outcome.uncovered
+    work.add(row)
+    report.count("instruct", "queries_done")
+    if options.on_query is not None:
+        options.on_query(cand, outcome)
+    report.count("instruct", "instructions_kept", len(outcome.accepted))
+    if outcome.problems:
+        report.count("instruct", "instructions_dropped", len(outcome.problems))
+
+
 def _instruct(
     settings: Settings,
     options: Options,
@@ -299,6 +451,11 @@ def _instruct(
     endpoint: Endpoint | None,
 ) -> bool:
     """Write instructions for ``todo``; False when the server went away before the end."""
+    if endpoint is None and not settings.openai_api_key:
+        model, note = writer_model(settings)
+        if note:
+            report.info["writer_model_note"] = note
+        settings = settings.model_copy(update={"model": model, "lora_path": None})
     opener = (
         nullcontext(endpoint)
         if endpoint is not None
@@ -353,23 +510,152 @@ def _instruct_loop(client, ep, options, todo, work, report) -> bool:
                 return False
             continue
         failures = 0
+        _record(work, report, options, cand, outcome, ep.model)
+    return True
+
+
+def _paraphrase(settings, options, kept, work, report, out, endpoint) -> bool:
+    """Rephrase the template sentences of the kept queries not yet paraphrased; False when the
+    endpoint went away before the end."""
+    chosen = settings.model_copy(
+        update={"model": options.paraphrase_model or settings.model, "lora_path": None}
+    )
+    if endpoint is None and not settings.openai_api_key:
+        model, note = writer_model(chosen)
+        if note:
+            report.info["paraphrase_model_note"] = note
+        return _paraphrase_with(local_client(model, chosen), f"paraphrase:{model}", options,
+                                kept, work, report)  # fmt: skip
+    opener = (
+        nullcontext(endpoint)
+        if endpoint is not None
+        else open_endpoint(chosen, log_path=out / SERVER_LOG, start_timeout=options.start_timeout)
+    )
+    with opener as ep:
+        client = JsonClient(ep, timeout=options.timeout, max_tokens=options.max_tokens,
+                            temperature=settings.temperature, seed=settings.seed)  # fmt: skip
+        return _paraphrase_with(client, f"paraphrase:{ep.model}", options, kept, work, report)
+
+
+def _paraphrase_with(client, writer, options, kept, work, report) -> bool:
+    todo = [
+        c
+        for c, _ in kept
+        if work.instructed.get(c.key, {}).get("writer") == TemplateWriter.name
+        and work.instructed[c.key].get("instructions")
+        and (writer, c.key) not in work.paraphrased
+    ]
+    if options.limit is not None and len(todo) > options.limit:
+        report.count("paraphrase", "left_for_next_run", len(todo) - options.limit)
+        todo = todo[: options.limit]
+    report.info["paraphrase_writer"] = writer
+    for cand in _bar(todo, desc="paraphrase", enabled=options.progress, unit="q"):
+        sources = work.instructed[cand.key]["instructions"]
+        try:
+            outcome = paraphrase(client, cand, sources, report, retries=min(options.retries, 1))
+        except EndpointUnavailable as exc:
+            report.reject("paraphrase", "server_unavailable", f"{cand.key}: {exc}")
+            report.info["stopped"] = "the paraphrase server stopped answering; rerun to resume"
+            return False
         work.add(
             {
-                "step": "instructed",
+                "step": "paraphrased",
                 "key": cand.key,
                 "signature": cand.signature,
-                "instructions": outcome.accepted,
+                "writer": writer,
+                "sources": sources,
+                "paraphrases": outcome.accepted,
                 "problems": {
                     s: list(dict.fromkeys(c for c, _ in p)) for s, p in outcome.problems.items()
                 },
                 "attempts": outcome.attempts,
-                "writer": ep.model,
             }
         )
-        report.count("instruct", "queries_done")
-        if options.on_query is not None:
-            options.on_query(cand, outcome)
-        report.count("instruct", "instructions_kept", len(outcome.accepted))
-        if outcome.problems:
-            report.count("instruct", "instructions_dropped", len(outcome.problems))
+        report.count("paraphrase", "queries_done")
+    report.info["paraphrase_llm"] = {
+        "calls": client.calls,
+        "seconds": round(client.seconds, 2),
+        "completion_tokens": client.tokens,
+    }
     return True
+
+
+def _top_up(kept, passed: list[Pair], work: WorkFile, report: Report) -> int:
+    """Template queries with fewer than 2 pairs that passed the round trip get the sentences of
+    every persona (the round trip then keeps those that pass); returns how many queries."""
+    ok: dict[str, int] = {}
+    for p in passed:
+        ok[p.query] = ok.get(p.query, 0) + bool(p.extra.get("round_trip"))
+    writer = TemplateWriter(per_query=len(PERSONAS))
+    topped = 0
+    for cand, _ in kept:
+        row = work.instructed.get(cand.key)
+        if not row or row.get("writer") != writer.name or ok.get(cand.key, 0) >= 2:
+            continue
+        if row.get("topped_up") or len(row.get("instructions", {})) >= len(PERSONAS):
+            continue
+        outcome = writer.write(cand, Report())  # its checks were counted the first time
+        if len(outcome.accepted) <= len(row.get("instructions", {})):
+            continue
+        work.add({**row, "instructions": outcome.accepted, "topped_up": True})
+        topped += 1
+    if topped:
+        report.count("instruct", "topped_up_after_round_trip", topped)
+    return topped
+
+
+def _round_trip(trip, options, pairs, work, report, out, before=frozenset()) -> list[Pair]:
+    """The pairs that pass the round trip (and trusted ones, marked when they fail); the others
+    go to :data:`FAILED_FILE` with the reason. Each result is journaled in the work file;
+    ``before``: the checks journaled before this run (counted as ``already_checked``)."""
+    report.info["round_trip_model"] = trip.name
+    kept: list[Pair] = []
+    rows: list[tuple[Pair, Trip]] = []
+    failed: list[dict[str, Any]] = []
+    loaded = False
+    for pair in _bar(pairs, desc="round trip", enabled=options.progress, unit="pair"):
+        done = work.round_trips.get((trip.name, pair.query, pair.question))
+        if done is None:
+            if not loaded:
+                trip.load()
+                loaded = True
+            result = trip.check(pair.question, pair.query)
+            work.add({"step": "round_trip", "key": pair.query, "question": pair.question,
+                      "model": trip.name, **result.to_dict()})  # fmt: skip
+        else:
+            if (trip.name, pair.query, pair.question) in before:
+                report.count("round_trip", "already_checked")
+            result = Trip(done["passed"], done["reason"], done["detail"], done["model_query"],
+                          done.get("seconds", 0.0))  # fmt: skip
+        rows.append((pair, result))
+        pair.extra["round_trip"] = result.passed
+        if result.passed:
+            report.count("round_trip", "passed")
+            kept.append(pair)
+            continue
+        report.reject("round_trip", result.reason, f"{pair.question!r} → {result.model_query} "
+                      f"({result.detail})")  # fmt: skip
+        if pair.extra.get("trusted"):
+            pair.extra["round_trip_reason"] = result.reason
+            report.count("round_trip", "trusted_kept_despite_failure")
+            kept.append(pair)
+        else:
+            row = {k: v for k, v in pair.to_dict().items() if k != "split"}
+            failed.append({**row, "model": trip.name, **result.to_dict()})
+    _write_jsonl(out / FAILED_FILE, failed)
+    seconds = [t.seconds for _, t in rows if t.seconds]
+    report.info["round_trip"] = {
+        **summarize(rows),
+        "model": trip.name,
+        "failed_file": FAILED_FILE,
+        "seconds_per_pair": round(sum(seconds) / len(seconds), 3) if seconds else None,
+    }
+    return kept
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)

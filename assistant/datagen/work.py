@@ -3,8 +3,10 @@ rerun (after a crash, a dead server or ``--limit``) continues where the last run
 never writes a pair twice.
 
 Lines are ``{"step": "executed", "key": <canonical query>, "backend": "embedded", "total": 3}``
-(or ``"reason": "no_hits"``) and ``{"step": "instructed", "key": ..., "instructions": {...},
-"problems": {...}}``. Each line is flushed and synced as it is written; a torn last line (the
+(or ``"reason": "no_hits"``), ``{"step": "instructed", "key": ..., "instructions": {...},
+"problems": {...}}``, ``{"step": "paraphrased", "key": ..., "writer": "paraphrase:<model>",
+"paraphrases": {...}}`` and ``{"step": "round_trip", "key": ..., "question": ..., "model": ...,
+"passed": true}`` (:mod:`.roundtrip`). Each line is flushed and synced as it is written; a torn last line (the
 process was killed mid-write) is skipped on reading.
 
 >>> import tempfile, pathlib
@@ -26,12 +28,15 @@ from typing import Any
 
 
 class WorkFile:
-    """Finished steps by key: ``executed[(backend, key)]`` and ``instructed[key]``."""
+    """Finished steps by key: ``executed[(backend, key)]``, ``instructed[key]``,
+    ``paraphrased[(writer, key)]`` and ``round_trips[(model, key, question)]``."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.executed: dict[tuple[str, str], dict[str, Any]] = {}
         self.instructed: dict[str, dict[str, Any]] = {}
+        self.paraphrased: dict[tuple[str, str], dict[str, Any]] = {}
+        self.round_trips: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.torn = 0
         if self.path.is_file():
             self._load()
@@ -50,6 +55,10 @@ class WorkFile:
             self.executed[(row["backend"], row["key"])] = row
         elif row["step"] == "instructed":
             self.instructed[row["key"]] = row
+        elif row["step"] == "paraphrased":
+            self.paraphrased[(row["writer"], row["key"])] = row
+        elif row["step"] == "round_trip":
+            self.round_trips[(row["model"], row["key"], row["question"])] = row
 
     def add(self, row: dict[str, Any]) -> None:
         """Append one finished step (durably) and index it."""
