@@ -191,3 +191,43 @@ def test_retrieval_indexes_the_train_split_only():
     pairs = Sources.from_settings(Settings()).pairs
     names = {p.name for p in pairs}
     assert "train.jsonl" in names and not names & {"test.jsonl", "validation.jsonl"}
+
+
+def test_shipped_pairs_hold_out_the_seed_query_log():
+    """datagen's round trip is measured on the seed query log: none of its queries is trained on."""
+    from assistant.synth.seeds import held_out_queries
+
+    held_out = held_out_queries(Settings().seed_dir)
+    if not held_out:
+        pytest.skip("the seed query log (../shared/data/seed) is not beside the checkout")
+    shipped = {p.query for s in ("train", "validation", "test") for p in load_pairs(SHIPPED, s)}
+    assert not held_out & shipped, sorted(held_out & shipped)[:5]
+
+
+def test_free_text_and_pattern_builders_write_the_shapes_logs_hold(tiny_settings, tiny_store):
+    """``?`` and inner ``*`` wildcards, searches with no field (with the fields asked for),
+    parenthesized AND/OR of words and quoted phrases: each builder's drafts pass the checker on
+    the tiny store, and together they write every shape."""
+    from assistant.synth.base import Ctx
+    from assistant.synth.genes import GeneSampler
+    from assistant.synth.text_intents import BUILDERS
+
+    checker = Checker(tiny_settings, tiny_store)
+    sampler = GeneSampler(tiny_store, 0)
+    rng = random.Random(0)
+    kept: dict[str, list[str]] = {name: [] for name in BUILDERS}
+    for name, (build, _) in BUILDERS.items():
+        for _ in range(200 if name == "word_boolean" else 60):
+            draft = build(Ctx(random.Random(rng.getrandbits(64)), "neutral", sampler))
+            if draft is None:
+                continue
+            text, reason = checker.check(draft)
+            if text is not None:
+                kept[name].append(parse_query(text).q)
+    assert all(kept.values()), {k: len(v) for k, v in kept.items()}
+    qs = [q for v in kept.values() for q in v]
+    assert any(q.endswith("?") for q in qs)
+    assert any("*" in q.strip("*") for q in qs if ":" not in q)  # inner wildcard: il*r
+    assert any("(" in q and " OR " in q and " AND " in q for q in qs)
+    assert any(q.startswith('"') and " NOT " in q for q in qs)
+    assert any(":" not in q and "*" not in q and "?" not in q for q in kept["free_text_gene"])

@@ -12,7 +12,7 @@ query, runs it on the same backend as the logged query and compares the two exec
   (:func:`same_families`: ``go.BP`` and ``go`` are both ``go``; no ``fields`` is the
   endpoint's default set). The model may add the answer fields the pipeline adds to every
   query anyway (symbol, name, taxid: :data:`assistant.pipeline.ANSWER_FIELDS`), nothing else;
-  for a logged query that names no fields it may name only fields of the default set;
+  a logged query that names no fields asks for none, so only its genes are compared;
 - ``invalid_query`` / ``query_failed``: the model wrote no valid query, or the backend refused
   it; ``reference_failed``: the logged query itself no longer runs.
 
@@ -63,19 +63,23 @@ def field_families(query: Query) -> frozenset[str]:
 def same_families(pred: Query, ref: Query) -> bool:
     """``pred`` returns every field family ``ref`` returns, and beyond them at most the
     answer fields (symbol, name, taxid) that the pipeline adds to every query it runs. A
-    logged /query without ``fields`` asks for no field in particular (MyGene's default set:
-    the gene's identity): ``pred`` may then name only fields of that set and answer fields.
+    logged /query without ``fields`` asks for no field in particular (MyGene's default set,
+    the gene's identity, which the pipeline shows whatever else is asked), so its instruction
+    names none and any fields ``pred`` adds (``genomic_pos`` for "genes on chrX between …")
+    do not make the instruction wrong: only the genes are compared then.
 
     >>> same_families(parse_query("q=hgnc:1771&fields=name,symbol,taxid"), parse_query("q=hgnc:1771"))
     True
-    >>> same_families(parse_query("q=hgnc:1771&fields=genomic_pos"), parse_query("q=hgnc:1771"))
+    >>> same_families(parse_query("q=chrX:1-9000&fields=genomic_pos"), parse_query("q=chrX:1-9000"))
+    True
+    >>> same_families(parse_query("q=hgnc:1771&fields=symbol"), parse_query("q=hgnc:1771&fields=go"))
     False
     """
     from ..pipeline import ANSWER_FIELDS
 
-    have, want = field_families(pred), field_families(ref)
     if ref.endpoint != "gene" and "fields" not in ref.params:
-        return have <= want | set(ANSWER_FIELDS)
+        return True
+    have, want = field_families(pred), field_families(ref)
     return want <= have and have - want <= set(ANSWER_FIELDS)
 
 

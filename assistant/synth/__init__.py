@@ -26,13 +26,13 @@ from ..config import Settings, add_settings_arguments, settings_from_args
 from ..errors import AssistantError, ConfigError, QueryError
 from ..pairs import Pair, load_pairs, pair_stats, save_pairs, signature, split_pairs
 from ..query import Query, canonical, parse_query, validate
-from . import gene_intents, set_intents, vocab
+from . import gene_intents, set_intents, text_intents, vocab
 from .base import Ctx, Draft
-from .seeds import guess_intent, real_pairs
+from .seeds import guess_intent, held_out_queries, real_pairs
 
 log = logging.getLogger(__name__)
 
-BUILDERS = {**gene_intents.BUILDERS, **set_intents.BUILDERS}
+BUILDERS = {**gene_intents.BUILDERS, **set_intents.BUILDERS, **text_intents.BUILDERS}
 DEFAULT_TOTAL = 6000
 DEFAULT_SPLIT_SIZES = {"validation": 350, "test": 350}
 MAX_QUESTIONS_PER_QUERY = 3
@@ -189,6 +189,7 @@ def generate(
         pairs.append(pair)
         return True
 
+    held_out = held_out_queries(settings.seed_dir)
     real = real_pairs()
     real_kept = 0
     for pair in real:
@@ -198,6 +199,9 @@ def generate(
         text, reason = checker.check(Draft(pair.question, pair.query, "", pair.style))
         if text is None:
             dropped[f"real: {reason}"] += 1
+            continue
+        if text in held_out:
+            dropped["real: a query of the seed query log (held out)"] += 1
             continue
         pair.intent = pair.intent or guess_intent(text)
         real_kept += keep(_finish(pair, text))
@@ -221,6 +225,9 @@ def generate(
         text, reason = checker.check(draft)
         if text is None:
             dropped[reason] += 1
+            continue
+        if text in held_out:
+            dropped["a query of the seed query log (held out)"] += 1
             continue
         pair = Pair(
             draft.question,

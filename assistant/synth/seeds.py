@@ -98,6 +98,35 @@ def seed_questions(path: Path = SEED_QUESTIONS) -> list[Pair]:
     ]  # fmt: skip
 
 
+SEED_LOG = "query_log_sample.jsonl"
+"""The seed query log in ``Settings.seed_dir``: held out of every generated split."""
+
+
+def held_out_queries(seed_dir: Path) -> set[str]:
+    """Canonical queries of the seed query log, read the way ``datagen`` reads it. That log is
+    how ``datagen``'s round trip is measured (logs → pairs the model understands), so no pair
+    with one of its queries is generated, whatever its source. Empty when the log is absent.
+    """
+    from ..datagen.extract import extract
+    from ..datagen.logs import read_logs
+    from ..datagen.report import Report
+
+    path = Path(seed_dir) / SEED_LOG
+    if not path.is_file():
+        return set()
+    report = Report()
+    out = set()
+    for rec in read_logs([path], report):
+        cand = extract(rec, report)
+        if cand is not None:
+            out.add(cand.key)
+    return out
+
+
 def real_pairs() -> list[Pair]:
-    """Every real pair, before validation."""
-    return example_pairs() + zero_shot_examples() + seed_questions()
+    """Every real pair, before validation — except the seed query log's (``log``): that log is
+    how ``datagen``'s round trip is measured (logs → pairs a model understands), so none of
+    its queries may be in what the model is trained on."""
+    return (
+        example_pairs() + zero_shot_examples() + [p for p in seed_questions() if p.source != "log"]
+    )
