@@ -507,3 +507,110 @@ def slug(text: str) -> str:
     'qwen2.5-coder-0.5b-rag_icl'
     """
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text.replace("+", "_")).strip("-")
+
+
+# --- answer accuracy (the real-phrasing development set) -------------------------------------
+
+GOLD_KEYS = ("expect_top", "expect_any", "expect_all", "expect_none", "expect_total")
+"""What a development-set item may require of the executed hits (all that it names must hold):
+``expect_top`` the first hit's id, ``expect_any`` at least one of these ids among the hits,
+``expect_all`` every one of them, ``expect_none`` none of them (the page before, for a paging
+question), ``expect_total`` the hit count within ``[lo, hi]`` (``[0, 0]``: no such gene)."""
+
+
+def field_covered(returned: Iterable[str], required: str) -> bool:
+    """A required field spec is among the ``returned`` fields. A spec is one field family or
+    dotted field (``ensembl``, ``go.BP``, ``ensembl.transcript``) or alternatives joined by
+    ``|`` (``genomic_pos|map_location``: either answers "where is it"). A returned field
+    covers a required one when it is the same, a parent of it (``go`` returns ``go.BP``),
+    a part of it (``go.BP.term`` answers ``go.BP``; any ``ensembl.*`` answers ``ensembl``),
+    or ``all`` — but a sibling does not (``ensembl.gene`` does not answer
+    ``ensembl.transcript``, ``go.MF`` does not answer ``go.BP``).
+
+    >>> field_covered({"symbol", "go.BP"}, "go.BP"), field_covered({"go"}, "go.BP")
+    (True, True)
+    >>> field_covered({"ensembl.gene"}, "ensembl.transcript"), field_covered({"all"}, "summary")
+    (False, True)
+    >>> field_covered({"map_location"}, "genomic_pos|map_location")
+    True
+    """
+    returned = set(returned)
+    if "all" in returned:
+        return True
+    for spec in required.split("|"):
+        spec = spec.strip()
+        for f in returned:
+            if f == spec or spec.startswith(f + ".") or f.startswith(spec + "."):
+                return True
+    return False
+
+
+def missing_fields(query: Query, required: Iterable[str]) -> list[str]:
+    """The required field specs (:func:`field_covered`) that ``query`` does not return. A query
+    without ``fields`` returns the endpoint's default (:func:`field_set`: the gene's identity,
+    ``symbol, name, taxid, entrezgene``, for /query; ``all`` for /gene).
+
+    >>> missing_fields(parse_query("/v3/query?q=symbol:tp53&fields=ensembl.gene"), ["ensembl.transcript"])
+    ['ensembl.transcript']
+    >>> missing_fields(parse_query("/v3/query?q=symbol:il6&species=human"), ["entrezgene"])
+    []
+    """
+    returned = field_set(query)
+    return [r for r in required if not field_covered(returned, r)]
+
+
+def gold_failures(item: dict[str, Any], total: int | None, ids: Sequence[str]) -> list[str]:
+    """Why executed hits (``total`` and the returned hits' ``ids``, in order) miss an item's
+    gold (:data:`GOLD_KEYS`); empty when they satisfy it. ``total`` None: nothing ran.
+
+    >>> gold_failures({"expect_top": "1017"}, 6, ["1017", "12566"])
+    []
+    >>> gold_failures({"expect_top": "1017", "expect_total": [1, 1]}, 6, ["12566", "1017"])
+    ['top hit 12566, not 1017', 'total 6 not in [1, 1]']
+    >>> gold_failures({"expect_all": ["672", "675"], "expect_none": ["7157"]}, 2, ["672", "675"])
+    []
+    """
+    if total is None:
+        return ["nothing was run"]
+    ids = [str(i) for i in ids]
+    why = []
+    if "expect_top" in item and (not ids or ids[0] != str(item["expect_top"])):
+        why.append(f"top hit {ids[0] if ids else 'none'}, not {item['expect_top']}")
+    if "expect_any" in item and not set(map(str, item["expect_any"])) & set(ids):
+        why.append(f"none of {', '.join(map(str, item['expect_any']))} among the hits")
+    if "expect_all" in item:
+        lost = [str(i) for i in item["expect_all"] if str(i) not in ids]
+        if lost:
+            why.append(f"missing {len(lost)} of {len(item['expect_all'])} genes ({lost[0]}, ...)")
+    if "expect_none" in item:
+        extra = [str(i) for i in item["expect_none"] if str(i) in ids]
+        if extra:
+            why.append(f"{len(extra)} hits that must not be there ({extra[0]}, ...)")
+    if "expect_total" in item:
+        lo, hi = item["expect_total"]
+        if not lo <= total <= hi:
+            why.append(f"total {total} not in [{lo}, {hi}]")
+    return why
+
+
+def answer_score(
+    item: dict[str, Any], query: Query | None, total: int | None, ids: Sequence[str]
+) -> dict[str, Any]:
+    """Answer accuracy of one development-set item: ``answer`` is True when the executed hits
+    satisfy the gold (``gold``, :func:`gold_failures`) and the query returns every required
+    field family (``fields``, :func:`missing_fields` of the item's ``fields``). ``query`` is
+    the query that ran (None when none ran: the answer is wrong); ``why`` lists what missed.
+
+    >>> item = {"expect_top": "7157", "fields": ["ensembl.transcript"]}
+    >>> q = parse_query("/v3/query?q=symbol:tp53&species=human&fields=ensembl.gene")
+    >>> s = answer_score(item, q, 1, ["7157"])
+    >>> s["answer"], s["gold"], s["fields"], s["why"]
+    (False, True, False, ['lacks field ensembl.transcript'])
+    """
+    if query is None:
+        return {"answer": False, "gold": False, "fields": False, "why": ["no query ran"]}
+    why = gold_failures(item, total, ids)
+    lost = missing_fields(query, item.get("fields") or [])
+    gold_ok = not why
+    why += [f"lacks field {f}" for f in lost]
+    return {"answer": gold_ok and not lost, "gold": gold_ok, "fields": not lost, "why": why}

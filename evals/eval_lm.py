@@ -4,6 +4,7 @@
     python evals/eval_lm.py --mode zero --no-grammar --model qwen2.5-coder-1.5b
     python evals/eval_lm.py --mode ft --model models/weights/ft-qwen0.5b.gguf --split test
     python evals/eval_lm.py --mode rag --pairs data/docs/example_pairs.jsonl
+    python evals/eval_lm.py --mode ft --devset evals/devset/real_phrasing.jsonl   # or --split real
     python evals/eval_lm.py --compare evals/results/*
     python evals/eval_lm.py --compare evals/results/*-test/ --write README.md
 
@@ -11,6 +12,18 @@ Every test question goes through the assistant's own pipeline (:class:`assistant
 the same retrieval, prompts, grammar, retry and execution as the page), the model's query is
 scored against the reference with :mod:`assistant.metrics`, and both queries are run on the
 embedded store (``--store-path``) for execution accuracy.
+
+``--devset FILE`` (``--split real``: evals/devset/real_phrasing.jsonl) evaluates the hand-written
+real-phrasing development set instead: each question goes through the same pipeline, and the
+answer is scored by **answer accuracy** (:func:`assistant.metrics.answer_score`): the hits the
+pipeline returned satisfy the item's gold (top gene, genes among the hits, hit count) and the
+query that ran returns every field family the question asks for (a query without ``fields``
+returns the endpoint's default set: the gene's identity for /query, everything for /gene; the
+symbol, name and taxid the pipeline adds to every query count, as the answer shows them).
+``answer`` scores what the user gets (a query the pipeline corrected after it found nothing
+included); ``answer_own`` the model's own query. summary.md and summary.json add a table per
+item kind. The gold was judged from the hits of each item's ``reference_query`` (see
+evals/devset/README.md); the reference is never compared as text.
 
 A run folder (``--out``, default ``evals/results/<model>-<mode>-<grammar>-<split>``) holds:
 
@@ -42,6 +55,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +77,8 @@ RUN_FILE = "run.json"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 SUMMARY_PNG = "summary.png"
+DEVSET_PATH = ROOT / "evals" / "devset" / "real_phrasing.jsonl"
+"""The real-phrasing development set (``--split real``)."""
 IDENTITY = ("model", "mode", "grammar", "retry", "split", "source", "k_pairs", "k_fields", "k_docs")
 """What a resumed run must share with the responses already in its folder."""
 
@@ -223,11 +239,19 @@ def rescore(run_dir: Path, backend) -> dict[str, Any]:
     path = run_dir / RESPONSES
     if not (run_dir / RUN_FILE).is_file() or not path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no {RUN_FILE} and {RESPONSES})")
-    rows = [score_row(backend, r) for r in read_responses(path)]
+    info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    if info.get("devset"):  # score against the development set's current gold
+        items = {i.id: i for i in load_devset(ROOT / info["source"])}
+        rows = [
+            score_dev_row(backend, r, items[r["id"]])
+            for r in read_responses(path)
+            if r["id"] in items
+        ]
+    else:
+        rows = [score_row(backend, r) for r in read_responses(path)]
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     tmp.replace(path)
-    info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     info["rescored"] = {"at": _now(), "git": git_commit(), "n": len(rows)}
     _write_run(run_dir, info)
     return summarize_run(run_dir)
@@ -240,6 +264,192 @@ def _canonical_or_none(text: str | None) -> str | None:
         return canonical(parse_query(text or ""))
     except QueryError:
         return None
+
+
+# --- the real-phrasing development set ------------------------------------------------------
+
+
+@dataclass
+class DevItem:
+    """One development-set question: its gold (``gold``: the :data:`metrics.GOLD_KEYS` it
+    names), the field specs the answer must return (``fields``), its ``kinds``, and the
+    hand-written ``query`` (its ``reference_query``: how the gold was judged, never scored)."""
+
+    id: str
+    question: str
+    query: str
+    kinds: list[str]
+    gold: dict[str, Any]
+    fields: list[str]
+
+    @property
+    def intent(self) -> str:
+        return self.kinds[0]
+
+    def as_gold(self) -> dict[str, Any]:
+        return {**self.gold, "fields": self.fields}
+
+
+def load_devset(path: Path | str) -> list[DevItem]:
+    """The items of a development-set JSONL file; a line without an id, a question, a
+    reference query, kinds or any gold key raises :class:`ConfigError` naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"development set not found at {path}")
+    items, seen = [], set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            item = DevItem(
+                id=str(row["id"]),
+                question=row["question"],
+                query=row["reference_query"],
+                kinds=list(row["kinds"]),
+                gold={k: row[k] for k in metrics.GOLD_KEYS if k in row},
+                fields=list(row.get("fields") or []),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{n} is not a development-set item ({exc})") from None
+        if not item.gold or not item.kinds or not item.question.strip():
+            raise ConfigError(f"{path}:{n} needs a question, kinds and one of {metrics.GOLD_KEYS}")
+        if item.id in seen:
+            raise ConfigError(f"{path}:{n}: the id {item.id!r} occurs twice; ids must be unique")
+        seen.add(item.id)
+        items.append(item)
+    return items
+
+
+def run_all_hits(backend, query) -> dict[str, Any]:
+    """Run a parsed query on ``backend``: ``{"total", "ids"}`` (every returned hit, in order)
+    or ``{"error"}``."""
+    from assistant.backends import BackendError
+
+    try:
+        result = backend.query(query)
+    except (QueryError, BackendError) as exc:
+        return {"error": str(exc)}
+    return {"total": result.total, "ids": metrics.hit_ids(result.hits, k=len(result.hits))}
+
+
+def evaluate_dev_item(bot, item: DevItem, mode: str) -> dict[str, Any]:
+    """Answer one development-set question with the pipeline and score its answer
+    (:func:`score_dev_row`)."""
+    from assistant.pipeline import Answer
+
+    try:
+        ans = bot.answer(item.question, mode=mode)
+    except AssistantError as exc:
+        ans = Answer(question=item.question, mode=mode, model=bot.settings.model)
+        ans.status, ans.errors, ans.answer = "failed", [str(exc)], str(exc)
+    row: dict[str, Any] = {
+        "id": item.id,
+        "question": item.question,
+        "reference": item.query,
+        "kinds": item.kinds,
+        "intent": item.intent,
+        "output": metrics.first_line(ans.raw_output),
+        "raw_output": ans.raw_output,
+        "attempts": len(ans.attempts),
+        "valid_first": bool(ans.attempts) and not ans.attempts[0]["errors"],
+        "errors": ans.errors,
+        "status": ans.status,
+        "query": ans.query,
+        "sent": ans.sent,
+        "recovered_from": ans.recovered_from,
+        "answer": ans.answer,
+        "timings": {k: round(v, 4) for k, v in ans.timings.items()},
+        "tokens": dict(ans.tokens),
+    }
+    final = None
+    if ans.sent and ans.status in ("ok", "no_hits", "ambiguous"):
+        final = {"total": ans.total, "ids": metrics.hit_ids(ans.hits, k=len(ans.hits))}
+    return score_dev_row(bot.backend, row, item, final)
+
+
+def score_dev_row(
+    backend, row: dict[str, Any], item: DevItem, final: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Score a development-set row in place: ``scores.answer`` on the query the pipeline ran
+    (``sent``; its execution ``final`` when the pipeline gives it, else it runs here),
+    ``scores.answer_own`` on the model's own query (``recovered_from`` when the pipeline
+    corrected it, else the same), ``gold`` and ``fields`` of the answer, and ``why`` it missed."""
+    from assistant.pipeline import with_answer_fields
+    from assistant.query import parse_query
+
+    answered = row.get("status") in ("ok", "no_hits", "ambiguous") and row.get("sent")
+    sent = parse_query(row["sent"]) if answered else None
+    if sent is not None and final is None:
+        final = run_all_hits(backend, sent)
+    own_text = row.get("recovered_from")
+    own, own_run = sent, final
+    if own_text:
+        own = with_answer_fields(parse_query(own_text))[0]
+        own_run = run_all_hits(backend, own)
+    scores = {"valid": metrics.is_valid(row.get("output"))}
+    for name, query, run in (("answer", sent, final), ("answer_own", own, own_run)):
+        if run is not None and "error" in run:
+            query = None
+        s = metrics.answer_score(
+            item.as_gold(), query, (run or {}).get("total"), (run or {}).get("ids", [])
+        )
+        scores[name] = s["answer"]
+        if name == "answer":
+            scores["gold"], scores["fields"], row["why"] = s["gold"], s["fields"], s["why"]
+    row["scores"] = scores
+    row["execution"] = {"answer": final, "own": own_run if own_text else None}
+    return row
+
+
+def answer_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Answer accuracy over development-set rows: overall and ``by_kind`` (an item counts in
+    each of its kinds).
+
+    >>> rows = [{"kinds": ["alias", "typo"], "scores": {"answer": True, "answer_own": False}},
+    ...         {"kinds": ["alias"], "scores": {"answer": False, "answer_own": False}}]
+    >>> s = answer_summary(rows)
+    >>> s["accuracy"], s["own"], s["by_kind"]["alias"]["n"], s["by_kind"]["typo"]["accuracy"]
+    (0.5, 0.0, 2, 1.0)
+    """
+
+    def block(group: list[dict[str, Any]]) -> dict[str, Any]:
+        def rate(name: str) -> float | None:
+            return metrics.mean([float(bool(r["scores"].get(name))) for r in group])
+
+        return {
+            "n": len(group),
+            "accuracy": rate("answer"),
+            "own": rate("answer_own"),
+            "gold": rate("gold"),
+            "fields": rate("fields"),
+        }
+
+    scored = [r for r in rows if r.get("scores") and "answer" in r["scores"]]
+    by_kind: dict[str, list] = defaultdict(list)
+    for r in scored:
+        for kind in r.get("kinds") or ["?"]:
+            by_kind[kind].append(r)
+    return {**block(scored), "by_kind": {k: block(v) for k, v in sorted(by_kind.items())}}
+
+
+def answer_markdown(s: dict[str, Any]) -> list[str]:
+    """summary.md lines of a development-set run: the headline and the per-kind table."""
+    pct = metrics.as_percent
+    lines = [
+        "## Answer accuracy (real-phrasing development set)",
+        "",
+        f"**answer accuracy: {pct(s['accuracy'])}** of {s['n']} questions "
+        f"(the model's own query, before any correction: {pct(s['own'])}; gold genes right: "
+        f"{pct(s['gold'])}; asked-for fields returned: {pct(s['fields'])})",
+        "",
+        "| kind | n | answer | own query | gold | fields |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, v in s["by_kind"].items():
+        cells = [pct(v[m]) for m in ("accuracy", "own", "gold", "fields")]
+        lines.append(f"| {kind} | {v['n']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 # --- the run folder --------------------------------------------------------------------------
@@ -357,6 +567,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     summary["leaks"] = {
         kind: sum(bool(r.get("leak", {}).get(kind)) for r in rows) for kind in ("question", "query")
     }
+    if run.get("devset"):
+        summary["answer"] = answer_summary(rows)
     (run_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     entry = {**run, "label": run_dir.name, "summary": summary}
     (run_dir / SUMMARY_MD).write_text(summary_markdown(entry), encoding="utf-8")
@@ -393,6 +605,8 @@ def summary_markdown(entry: dict[str, Any]) -> str:
         lines.append(f"| {stage} | {v['p50']:.3f} | {v['p95']:.3f} |")
     for kind, v in s["tokens"].items():
         lines.append(f"| {kind} tokens | {v['p50']:.0f} | max {v['max']} |")
+    if s.get("answer"):
+        lines[2:2] = [*answer_markdown(s["answer"]), ""]
     if s.get("by_intent"):
         names = metrics.TABLE_METRICS
         lines += ["", "## By intent", "", "| intent | n | " + " | ".join(names) + " |"]
@@ -602,6 +816,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--split", default="test", help="Split of the pairs folder (default test).")
     ap.add_argument("--pairs", type=Path, help="Evaluate this JSONL of question/query lines.")
+    ap.add_argument(
+        "--devset",
+        type=Path,
+        help="Evaluate this development set by answer accuracy (--split real: "
+        "evals/devset/real_phrasing.jsonl).",
+    )
     ap.add_argument("--limit", type=int, help="Evaluate only the first N items.")
     ap.add_argument("--out", type=Path, help="Run folder (default evals/results/<run name>).")
     ap.add_argument("--restart", action="store_true", help="Discard the run folder's responses.")
@@ -646,9 +866,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     mode = settings.mode
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    all_pairs, source = load_items(settings, args.split, args.pairs)
+    devset = args.devset or (DEVSET_PATH if args.split == "real" else None)
+    if devset is not None and args.pairs is not None:
+        raise ConfigError("--devset (or --split real) and --pairs exclude each other")
+    if devset is not None:
+        all_pairs, source = load_devset(devset), _relative(devset)
+        split = Path(devset).stem
+    else:
+        all_pairs, source = load_items(settings, args.split, args.pairs)
+        split = args.split if args.pairs is None else Path(args.pairs).stem
     pairs = all_pairs[: args.limit] if args.limit else all_pairs
-    split = args.split if args.pairs is None else Path(args.pairs).stem
     identity = {
         "model": settings.model,
         "mode": mode,
@@ -682,6 +909,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         "store_path": _relative(settings.store_path),
         "pairs_sha256": _sha256(ROOT / source),  # source is relative to ROOT or absolute
         "limit": args.limit,
+        "devset": devset is not None,
         "git": git_commit(),
         "machine": machine(),
         "started": old.get("started") or _now(),
@@ -704,9 +932,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         run_info["model_path"] = _relative(model_path) if model_path else None
         _write_run(run_dir, run_info)  # before the first item: a crash leaves a resumable folder
         bar = tqdm(todo, desc=run_dir.name, unit="q", disable=args.no_progress, file=sys.stderr)
-        counts = {"valid": 0, "exact": 0, "n": 0}
+        counts = {"valid": 0, "exact": 0, "answer": 0, "n": 0}
         for pair in bar:
-            row = evaluate_item(bot, pair, mode)
+            if devset is not None:
+                row = evaluate_dev_item(bot, pair, mode)
+            else:
+                row = evaluate_item(bot, pair, mode)
             # opened per item: a file replaced under a long run (a git checkout or stash, a
             # sync) gets the next rows instead of an unlinked inode that vanishes at exit
             with responses.open("a", encoding="utf-8") as fh:
@@ -717,10 +948,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             counts["n"] += 1
             counts["valid"] += bool(scores.get("valid"))
             counts["exact"] += bool(scores.get("exact"))
-            bar.set_postfix(
-                valid=f"{counts['valid'] / counts['n']:.0%}",
-                exact=f"{counts['exact'] / counts['n']:.0%}",
-            )
+            counts["answer"] += bool(scores.get("answer"))
+            shown = ("valid", "answer") if devset is not None else ("valid", "exact")
+            bar.set_postfix({k: f"{counts[k] / counts['n']:.0%}" for k in shown})
     rows = read_responses(responses)
     run_info.update(
         n=len(rows),
@@ -797,6 +1027,8 @@ def main(argv: list[str] | None = None) -> int:
             [{**entry, "label": Path(summary["run_dir"]).name, "summary": summary}]
         )
     )
+    if summary.get("answer"):
+        print("\n".join(answer_markdown(summary["answer"])[2:]))
     print(f"wrote {summary['run_dir']}/{{{RESPONSES},{SUMMARY_JSON},{SUMMARY_MD},{SUMMARY_PNG}}}")
     return 0
 
