@@ -17,13 +17,11 @@ add up; the comparison itself is checked on hand-written queries without a model
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import json
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -33,6 +31,7 @@ from assistant.config import Settings
 from assistant.datagen.endpoint import LocalServer, free_port
 from assistant.datagen.extract import entities
 from assistant.datagen.instructions import check_instruction, explain
+from assistant.datagen.logs import write_log
 from assistant.datagen.report import Report
 from assistant.datagen.roundtrip import FAILED_FILE, RoundTrip
 from assistant.datagen.run import Options, check_writer, collect, run_datagen, writer_model
@@ -256,37 +255,8 @@ def _path(query: str) -> str:
 def write_seed_log(folder: Path, fmt: str, queries: list[str], extra=EXTRA_REQUESTS) -> Path:
     """The queries (and ``extra`` requests, a request to another API and a junk line) as an
     nginx access log, a CSV export with a ``log.path`` column, or JSONL."""
-    folder.mkdir(parents=True, exist_ok=True)
     requests = [("GET", _path(q), None) for q in queries] + list(extra)
-    if fmt == "combined":
-        path = folder / "access.log"
-        lines = []
-        for i, (method, target, body) in enumerate(requests + [("GET", OTHER_API, None)]):
-            if body:  # an access log has no bodies: a client sending the form in the URL
-                target += "?" + body
-            sent = quote(target, safe="/?&=:,*+()")
-            lines.append(f'10.0.0.{i} - - [21/Nov/2025:05:55:{i % 60:02d} +0000] '
-                         f'"{method} {sent} HTTP/1.1" 200 512 "-" "curl/8.5"')  # fmt: skip
-        path.write_text("\n".join(lines + ["GET what is this"]) + "\n")
-    elif fmt == "csv":
-        path = folder / "export.csv"
-        with open(path, "w", newline="") as fh:
-            out = csv.writer(fh)
-            out.writerow(["@timestamp", "log.path", "log.method", "log.status"])
-            for i, (method, target, body) in enumerate(requests + [("GET", OTHER_API, None)]):
-                target += f"?{body}" if body else ""
-                out.writerow(
-                    [f"2025-11-21T05:55:{i:02d}Z", quote(target, safe="/?&=+"), method, 200]
-                )
-            out.writerow(["2025-11-21T05:56:00Z", "junk"])
-    else:
-        path = folder / "queries.jsonl"
-        rows = [{"query": q, "api": "mygene", "kind": "api_log_query"} for q in queries]
-        rows += [{"query": t, "method": m, "body": b} if b else {"query": t, "method": m}
-                 for m, t, b in extra]  # fmt: skip
-        rows.append({"query": OTHER_API, "api": "mychem", "kind": "api_log_query"})
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{junk\n")
-    return path
+    return write_log(folder, fmt, requests + [("GET", OTHER_API, None, "mychem")])
 
 
 def _template_pairs(out: Path) -> dict[str, list]:

@@ -350,3 +350,54 @@ def _assistant_record(data: dict, where: str, report: Report) -> LogRecord | Non
         total=total if isinstance(total, int) else None,
         verdict=data.get("verdict"),
     )
+
+
+WRITE_FORMATS = {"combined": "access.log", "csv": "export.csv", "jsonl": "queries.jsonl"}
+"""Formats :func:`write_log` writes, and the file name each gets."""
+
+
+def write_log(folder: Path, fmt: str, requests: list[tuple], junk: bool = True) -> Path:
+    """``(method, target, body)`` requests (or ``(method, target, body, api)`` for another
+    BioThings API, which JSONL marks) as a log that :func:`read_logs` reads: an nginx
+    combined access log, a CSV export with a ``log.path`` column, or JSONL (``junk`` adds one
+    line of each file's kind of garbage). An access log and a CSV export carry no bodies, so a
+    POST's form goes into the URL, as a client that sends it there would. For benchmarks and
+    tests on known queries (``evals/bench_datagen.py`` writes the seed query log each way).
+
+    >>> import tempfile
+    >>> path = write_log(Path(tempfile.mkdtemp()), "combined", [("GET", "/v3/gene/1017", None)])
+    >>> [r.target for r in read_logs([path], Report())]
+    ['/v3/gene/1017']
+    """
+    if fmt not in WRITE_FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; one of {', '.join(WRITE_FORMATS)}")
+    from urllib.parse import quote
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / WRITE_FORMATS[fmt]
+    if fmt == "combined":
+        lines = []
+        for i, (method, target, body, *_) in enumerate(requests):
+            sent = quote(target + (f"?{body}" if body else ""), safe="/?&=:,*+()")
+            lines.append(
+                f"10.0.{i // 250}.{i % 250} - - [21/Nov/2025:05:{i // 60 % 60:02d}:{i % 60:02d} "
+                f'+0000] "{method} {sent} HTTP/1.1" 200 512 "-" "curl/8.5"'
+            )
+        path.write_text("\n".join(lines + (["GET what is this"] if junk else [])) + "\n")
+    elif fmt == "csv":
+        with open(path, "w", newline="") as fh:
+            out = csv.writer(fh)
+            out.writerow(["@timestamp", "log.path", "log.method", "log.status"])
+            for i, (method, target, body, *_) in enumerate(requests):
+                sent = quote(target + (f"?{body}" if body else ""), safe="/?&=+")
+                out.writerow([f"2025-11-21T05:{i // 60 % 60:02d}:{i % 60:02d}Z", sent, method, 200])
+            if junk:
+                out.writerow(["2025-11-21T06:00:00Z", "junk"])
+    else:
+        rows = []
+        for method, target, body, *api in requests:
+            row = {"query": target} if method == "GET" else {"query": target, "method": method}
+            row.update({"body": body} if body else {}, **({"api": api[0]} if api else {}))
+            rows.append(row)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows) + ("{junk\n" if junk else ""))
+    return path
