@@ -18,6 +18,7 @@ writes can reach another host or path.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -26,9 +27,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .errors import BackendError, ConfigError, NotFound, QueryError
+from .errors import BackendError, ConfigError, LiveUnavailable, NotFound, QueryError, StoreError
 from .query import Query
 from .schema import ApiSpec, load_api
+
+log = logging.getLogger(__name__)
 
 GENE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 """What a gene id in ``/v3/gene/<id>`` may look like (Entrez 1017, ENSG00000123374, ...)."""
@@ -38,6 +41,9 @@ DROPPED_PARAMS = ("email", "callback", "dotfield", "fetch_all", "scroll_id")
 
 ENDPOINTS = ("query", "gene")
 
+RETRY_STATUS = (502, 503, 504)
+"""HTTP statuses of the live API that are retried (with timeouts and failed connections)."""
+
 
 @dataclass
 class Result:
@@ -45,7 +51,10 @@ class Result:
 
     ``hits`` are gene documents (for POST requests each carries the ``query`` term it matched);
     ``notfound`` lists POST terms or ids that matched nothing; ``sent`` is the query as actually
-    sent (after :func:`safe_query`), ``notes`` say what was changed on the way.
+    sent (after :func:`safe_query`), ``notes`` say what was changed on the way. ``fallback``
+    says why the embedded store answered instead of the live API ("the live API at
+    mygene.info did not answer: timeout after 20 s (3 tries in 41.5 s); answered from the
+    embedded store"), and is None when the backend asked answered.
     """
 
     sent: Query
@@ -56,6 +65,7 @@ class Result:
     seconds: float = 0.0
     backend: str = ""
     notes: list[str] = field(default_factory=list)
+    fallback: str | None = None
 
 
 def safe_query(
@@ -242,12 +252,20 @@ class LiveBackend(Backend):
 
     Requests go to that base URL only: an httpx request hook refuses any other scheme, host,
     port or a path outside ``<base>/query`` and ``<base>/gene``, and every request has a
-    timeout (``live_timeout_s``).
+    timeout (``live_timeout_s``, shortened so that no try runs past ``live_max_s``).
+
+    A query that times out, cannot connect or gets 502/503/504 is tried again up to
+    ``live_retries`` times, after ``live_backoff_s``, doubling (or a 503's longer
+    ``Retry-After``), while ``live_max_s`` allows; a 4xx is the query's fault and is never
+    retried (:class:`QueryError`). When the API still does not answer, or answers a 5xx or a
+    body that is not JSON, :class:`~assistant.errors.LiveUnavailable` is raised — or, with a
+    ``fallback`` backend (the embedded store; :func:`get_backend` adds it when the
+    ``live_fallback`` setting is on), the fallback answers and :attr:`Result.fallback` says so.
     """
 
     name = "live"
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, fallback: Backend | None = None):
         super().__init__(settings)
         base = urlsplit(settings.live_url.rstrip("/"))
         if base.scheme not in ("http", "https") or not base.hostname:
@@ -256,11 +274,16 @@ class LiveBackend(Backend):
                 "e.g. https://mygene.info/v3"
             )
         self.base = base
+        self.fallback = fallback
         self._client = None
         self._lock = threading.Lock()
+        self._deadline = threading.local()
 
     def describe(self) -> str:
-        return f"live API {self.settings.live_url}"
+        text = f"live API {self.settings.live_url}"
+        if self.fallback is not None:
+            text += " (the embedded store answers when it does not)"
+        return text
 
     @property
     def client(self):
@@ -285,7 +308,8 @@ class LiveBackend(Backend):
 
     def check_request(self, request) -> None:
         """Refuse (raise :class:`BackendError`) any request that is not to the configured API's
-        /query or /gene endpoints."""
+        /query or /gene endpoints; shorten its timeout to what the query's ``live_max_s`` has
+        left."""
         url = request.url
         prefix = self.base.path.rstrip("/")
         path = url.path
@@ -302,40 +326,119 @@ class LiveBackend(Backend):
                 f"refused to send {request.method} {url} — only {self.settings.live_url}/query "
                 "and /gene are allowed"
             )
+        deadline = getattr(self._deadline, "at", None)
+        if deadline is not None:
+            import httpx
+
+            left = max(deadline - time.monotonic(), 0.001)
+            timeout = httpx.Timeout(min(self.settings.live_timeout_s, left))
+            request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
+
+    def query(self, query: Query) -> Result:
+        """:meth:`Backend.query` on the live API; when it does not answer, on the ``fallback``
+        backend (if any), with :attr:`Result.fallback` saying why."""
+        try:
+            return super().query(query)
+        except LiveUnavailable as exc:
+            if self.fallback is None:
+                raise
+            log.warning("%s; answering from the embedded store", exc.problem)
+            try:
+                result = self.fallback.query(query)
+            except StoreError as store_exc:
+                raise LiveUnavailable(
+                    f"{exc.problem}, and the embedded store could not answer either ({store_exc})"
+                ) from None
+            result.fallback = f"{exc.problem}; answered from the embedded store"
+            result.notes.insert(0, result.fallback)
+            return result
 
     def _run(self, sent: Query) -> Result:
+        """Send ``sent``, trying again after retryable faults (see the class docstring)."""
         import httpx
 
+        s = self.settings
+        host = self.base.netloc
+        t0 = time.monotonic()
+        deadline = t0 + s.live_max_s
+        tries = 0
+        while True:
+            tries += 1
+            retry_after = 0.0
+            self._deadline.at = deadline
+            try:
+                return self._send(sent)
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                message = _error_message(exc.response)
+                if status < 500:
+                    raise QueryError(message, status=status) from None
+                if status not in RETRY_STATUS:
+                    raise LiveUnavailable(f"the live API at {host} failed: {message}") from None
+                problem, retry_after = message, _retry_after(exc.response)
+            except httpx.TimeoutException:
+                problem = f"timeout after {min(s.live_timeout_s, s.live_max_s):g} s"
+            except httpx.TransportError as exc:  # refused, reset, closed without an answer
+                problem = str(exc) or type(exc).__name__
+            except httpx.HTTPError as exc:
+                raise LiveUnavailable(f"the live API at {host} failed: {exc}") from None
+            except ValueError as exc:  # a response that is not JSON
+                raise LiveUnavailable(
+                    f"the live API at {host} answered something that is not MyGene JSON ({exc})"
+                ) from None
+            finally:
+                self._deadline.at = None
+            wait = max(retry_after, s.live_backoff_s * 2 ** (tries - 1))
+            if tries > s.live_retries or time.monotonic() + wait >= deadline:
+                seconds = time.monotonic() - t0
+                raise LiveUnavailable(
+                    f"the live API at {host} did not answer: {problem} "
+                    f"({tries} {'try' if tries == 1 else 'tries'} in {seconds:.1f} s)"
+                )
+            log.info("live API try %d failed (%s); trying again in %.2f s", tries, problem, wait)
+            time.sleep(wait)
+
+    def _send(self, sent: Query) -> Result:
+        """One try; a body that is JSON but not the shape MyGene answers is a ValueError."""
         params: dict[str, Any] = dict(sent.params)
         client = self.client
-        try:
-            if sent.endpoint == "query" and sent.method == "GET":
-                return self._from_query(sent, client.query(sent.q, verbose=False, **params))
-            if sent.endpoint == "query":
-                scopes = params.pop("scopes", None)
-                rows = client.querymany(
-                    _terms(sent.q or ""), scopes=scopes, verbose=False, **params
-                )
-                return self._from_many(sent, rows)
-            if sent.method == "GET":
-                doc = client.getgene(sent.gene_id, verbose=False, **params)
-                if doc is None:
-                    return Result(sent=sent, total=0, hits=[], notfound=[sent.gene_id or ""])
-                return Result(sent=sent, total=1, hits=[doc])
-            ids = _terms(params.pop("ids"))
-            return self._from_many(sent, client.getgenes(ids, verbose=False, **params))
-        except httpx.HTTPStatusError as exc:
-            message = _error_message(exc.response)
-            if exc.response.status_code < 500:
-                raise QueryError(message, status=exc.response.status_code) from None
-            raise BackendError(f"{self.settings.live_url} failed: {message}") from None
-        except httpx.HTTPError as exc:
-            raise BackendError(
-                f"cannot reach {self.settings.live_url} ({exc}) — check QA_LIVE_URL or use "
-                "--backend embedded"
-            ) from None
-        except ValueError as exc:  # a response that is not JSON
-            raise BackendError(f"{self.settings.live_url} answered something else: {exc}") from None
+        if sent.endpoint == "query" and sent.method == "GET":
+            out = client.query(sent.q, verbose=False, **params)
+            if not isinstance(out, dict) or not isinstance(out.get("hits", []), list):
+                raise ValueError(f"expected an object with hits, got {_kind(out)}")
+            return self._from_query(sent, out)
+        if sent.endpoint == "query":
+            scopes = params.pop("scopes", None)
+            rows = client.querymany(_terms(sent.q or ""), scopes=scopes, verbose=False, **params)
+            return self._from_many(sent, _documents(rows))
+        if sent.method == "GET":
+            doc = client.getgene(sent.gene_id, verbose=False, **params)
+            if doc is None:
+                return Result(sent=sent, total=0, hits=[], notfound=[sent.gene_id or ""])
+            if not isinstance(doc, dict):
+                raise ValueError(f"expected a gene object, got {_kind(doc)}")
+            return Result(sent=sent, total=1, hits=[doc])
+        ids = _terms(params.pop("ids"))
+        return self._from_many(sent, _documents(client.getgenes(ids, verbose=False, **params)))
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _documents(rows: Any) -> list[dict]:
+    """The rows of a POST answer, checked to be a list of objects."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"expected a list of gene objects, got {_kind(rows)}")
+    return rows
+
+
+def _retry_after(response) -> float:
+    """The seconds of a ``Retry-After: 2`` header (0 when absent or a date)."""
+    try:
+        return max(float(response.headers.get("retry-after", 0)), 0.0)
+    except ValueError:
+        return 0.0
 
 
 def _error_message(response) -> str:
@@ -354,11 +457,13 @@ def get_backend(settings: Settings, name: str | None = None, store=None) -> Back
     """The backend called ``name`` (default: the ``backend`` setting).
 
     ``store`` (an open GeneStore) is used by the embedded backend instead of opening
-    ``store_path``.
+    ``store_path``; with the ``live_fallback`` setting on, the live backend falls back to that
+    embedded store (opened on first use) when the live API does not answer.
     """
     name = name or settings.backend
     if name == "embedded":
         return EmbeddedBackend(settings, store=store)
     if name == "live":
-        return LiveBackend(settings)
+        fallback = EmbeddedBackend(settings, store=store) if settings.live_fallback else None
+        return LiveBackend(settings, fallback=fallback)
     raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")

@@ -100,6 +100,31 @@ class Settings(BaseSettings):
     live_timeout_s: float = Field(
         20.0, gt=0, description="Timeout (seconds) of one request to the live API (backend=live)."
     )
+    live_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries of a live request that timed out, could not connect or got "
+        "502/503/504 (other errors, 4xx included, are never retried).",
+    )
+    live_backoff_s: float = Field(
+        0.5,
+        ge=0.0,
+        description="Wait (seconds) before the first retry of a live request; doubled before "
+        "each next one (a longer Retry-After of a 503 wins).",
+    )
+    live_max_s: float = Field(
+        45.0,
+        gt=0,
+        description="Cap (seconds) on one live query, tries and waits together: no try runs "
+        "past it and no retry starts after it.",
+    )
+    live_fallback: bool = Field(
+        True,
+        description="When the live API does not answer (after the retries) or answers "
+        "something that is not JSON, answer from the embedded store and say so; off: the "
+        "answer is an error that offers the embedded store.",
+    )
 
     # --- the question → answer pipeline ----------------------------------------------------
     mode: Literal["zero-shot", "rag", "icl", "rag+icl", "ft", "ft+rag"] = Field(

@@ -21,6 +21,11 @@ class StoreNotBuilt(StoreError):
     """No store file at the configured path."""
 
 
+class StoreCorrupt(StoreNotBuilt):
+    """A store file that is not a usable gene store: not SQLite, truncated, damaged or missing
+    tables (the message says to rebuild it with ``python -m assistant store build --force``)."""
+
+
 class QueryError(AssistantError):
     """A query the store cannot run: bad syntax, unknown species, out-of-range size.
 
@@ -60,9 +65,27 @@ class ModelNotFetched(ModelError):
     """A registry model whose weights are not in models/weights yet."""
 
 
+class ModelCorrupt(ModelError):
+    """A model file that is there but is not the model: truncated, not GGUF, or bytes that do
+    not match the recorded sha256 (the message says how to fetch it again)."""
+
+
 class RetrievalError(AssistantError):
     """The retrieval index or its embedding model is missing or broken."""
 
 
 class BackendError(AssistantError):
     """The API could not be reached or answered something that is not a MyGene response."""
+
+
+class LiveUnavailable(BackendError):
+    """The live API did not answer: timeouts, refused connections or 5xx after the retries, or
+    a body that is not JSON. ``problem`` says what happened without the advice, so a fallback
+    can say "...; answered from the embedded store" instead."""
+
+    def __init__(self, problem: str):
+        super().__init__(
+            f"{problem} — try again later, or answer from the embedded store: --backend "
+            "embedded (QA_BACKEND=embedded, or Backend on the page) or QA_LIVE_FALLBACK=true"
+        )
+        self.problem = problem

@@ -194,8 +194,9 @@ class LlamaCppModel(LanguageModel):
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(
-                f"llama.cpp could not load {self.model_path}: {exc}; "
-                "re-fetch it with `python -m assistant model fetch --force`"
+                f"llama.cpp could not load {self.model_path} ({exc}): a truncated or damaged "
+                "GGUF file? Fetch a registry model again with `python -m assistant model fetch "
+                "<name> --force`, or set QA_MODEL to a good .gguf file"
             ) from exc
         speculative = self.llama_kwargs.get("speculative", False)
         if speculative and self.draft_corpus is not None and self.draft_corpus.is_file():

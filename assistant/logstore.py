@@ -22,6 +22,7 @@ writers from several threads or processes wait for each other instead of failing
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -59,7 +60,52 @@ BUSY_TIMEOUT_MS = 30_000
 
 class LogError(AssistantError):
     """The interaction log cannot be written or read (a path that is not writable, a file that
-    is not a SQLite database)."""
+    is not a SQLite database, a full disk)."""
+
+
+class PartlyLogged(LogError):
+    """The turn's database row is committed but its access-log line could not be written (a
+    full disk); ``logged`` is the committed row, for later verdicts and corrections."""
+
+    def __init__(self, message: str, logged: Logged):
+        super().__init__(message)
+        self.logged = logged
+
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""A full disk, a full quota, a file-size limit."""
+
+
+LOW_SPACE = 64 << 10
+"""Free bytes under which an I/O error of SQLite counts as a full disk (SQLite says "disk I/O
+error", not "disk is full", when it cannot even size its -shm file)."""
+
+
+def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
+    """True for the errors of a full disk: ENOSPC/EDQUOT/EFBIG, SQLite's SQLITE_FULL, or a
+    SQLite I/O error while the disk holding ``path`` has (almost) no space left."""
+    if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+        return True
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return True
+    if path is not None and (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR):
+        try:
+            stat = os.statvfs(path.parent)
+        except OSError:
+            return False
+        return stat.f_bavail * stat.f_frsize < LOW_SPACE
+    return False
+
+
+def disk_full_message(path: Path, exc: BaseException, setting: str) -> str:
+    """What to say when ``path`` cannot be written because its disk is full."""
+    return (
+        f"the disk holding {path} is full ({exc}); what was logged before is kept — free "
+        f"space on {path.parent} or set {setting} to a file on another disk"
+    )
 
 
 def utc_now() -> str:
@@ -187,10 +233,12 @@ class AccessLog:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                    os.write(fd, data)
+                    _write_whole(fd, data)
                 finally:
                     os.close(fd)  # closing releases the flock
         except OSError as exc:
+            if is_disk_full(exc):
+                raise LogError(disk_full_message(self.path, exc, "QA_ACCESS_LOG")) from None
             raise LogError(
                 f"cannot append to the access log {self.path} ({exc}) — set QA_ACCESS_LOG "
                 "to a writable file"
@@ -203,6 +251,26 @@ class AccessLog:
             return []
         with open(self.path, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
+
+
+def _write_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` whole or not at all (the caller holds the flock): a write cut short by a
+    full disk is cut off again, so the log never holds a torn line."""
+    start = os.fstat(fd).st_size
+    done = 0
+    try:
+        while done < len(data):
+            n = os.write(fd, data[done:])
+            if n == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done += n
+    except OSError:
+        if done:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass  # nothing more can be done; the next reader skips a torn last line
+        raise
 
 
 # --- the interaction log ------------------------------------------------------------------------
@@ -258,6 +326,8 @@ class InteractionLog:
                 self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
         except (OSError, sqlite3.Error) as exc:
+            if is_disk_full(exc, self.db_path):
+                raise LogError(disk_full_message(self.db_path, exc, "QA_INTERACTION_DB")) from None
             raise LogError(
                 f"cannot open the interaction log {self.db_path} ({exc}) — set "
                 "QA_INTERACTION_DB to a writable path"
@@ -275,6 +345,8 @@ class InteractionLog:
         try:
             yield con
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc, self.db_path):
+                raise LogError(disk_full_message(self.db_path, exc, "QA_INTERACTION_DB")) from None
             raise LogError(f"the interaction log {self.db_path} failed: {exc}") from None
         finally:
             con.close()
@@ -292,6 +364,9 @@ class InteractionLog:
                 con.execute("PRAGMA synchronous = NORMAL")
                 applied = migrate(con)
             except sqlite3.DatabaseError as exc:
+                if is_disk_full(exc, self.db_path):
+                    message = disk_full_message(self.db_path, exc, "QA_INTERACTION_DB")
+                    raise LogError(message) from None
                 raise LogError(
                     f"{self.db_path} is not a usable interaction log ({exc}) — move it away "
                     "or set QA_INTERACTION_DB"
@@ -366,8 +441,19 @@ class InteractionLog:
             backend,
         )
         if ran:
-            self.access.append(self._access(logged, "executed", logged.query, total=total))
+            self._append(logged, self._access(logged, "executed", logged.query, total=total))
         return logged
+
+    def _append(self, logged: Logged, record: dict[str, Any]) -> None:
+        """The access-log line of a committed row; :class:`PartlyLogged` when it fails."""
+        try:
+            self.access.append(record)
+        except LogError as exc:
+            raise PartlyLogged(
+                f"this turn is in the interaction log (row {logged.id}) but its access-log "
+                f"line is not: {exc}",
+                logged,
+            ) from None
 
     def record_verdict(self, logged: Logged, verdict: str) -> int:
         """Mark a turn's executed query ``right`` or ``wrong``."""
@@ -382,7 +468,7 @@ class InteractionLog:
                 "verdict": verdict,
             },
         )
-        self.access.append(self._access(logged, "verdict", logged.query, verdict=verdict))
+        self._append(logged, self._access(logged, "verdict", logged.query, verdict=verdict))
         return row_id
 
     def record_correction(self, logged: Logged, query: str) -> int:
@@ -399,7 +485,7 @@ class InteractionLog:
                 "query": query,
             },
         )
-        self.access.append(self._access(logged, "correction", query))
+        self._append(logged, self._access(logged, "correction", query))
         return row_id
 
     def _access(

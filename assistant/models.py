@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
-from .errors import ModelError, ModelNotFetched, UnknownModel
+from .errors import ModelCorrupt, ModelError, ModelNotFetched, UnknownModel
 
 GGUF_MAGIC = b"GGUF"
 OPENAI_PREFIX = "openai:"
@@ -179,16 +179,64 @@ def is_fetched(spec: ModelSpec, settings: Settings) -> bool:
 
 
 def require_weights(spec: ModelSpec, settings: Settings) -> Path:
-    """The weights path, or :class:`ModelNotFetched` saying how to get it."""
+    """The weights path, checked before llama.cpp sees it.
+
+    :class:`ModelNotFetched` when there is no file; :class:`ModelCorrupt` when the file is not
+    the registry's size (a truncated or interrupted download), does not start with the GGUF
+    magic, or was changed after ``model fetch`` wrote its ``.sha256`` sidecar and no longer
+    matches it (only then is the file hashed). Each message says how to get a good file.
+    """
     p = spec.weights_path(settings)
-    if not is_fetched(spec, settings):
+    if not p.is_file():
         hint = (
             f"run `python -m assistant model fetch {spec.name}`"
             if spec.packages
             else "check the path in models/registry.toml"
         )
         raise ModelNotFetched(f"model file not found at {p}; {hint} or set QA_MODEL")
+    fix = (
+        f"run `python -m assistant model fetch {spec.name} --force`"
+        if spec.packages
+        else "replace it with a good copy or set QA_MODEL to another .gguf file"
+    )
+    size = p.stat().st_size
+    if spec.size is not None and size != spec.size:
+        raise ModelCorrupt(
+            f"model file {p} has {size:,} bytes, not the {spec.size:,} of {spec.name} (a "
+            f"truncated or interrupted download); {fix}"
+        )
+    with open(p, "rb") as fh:
+        head = fh.read(len(GGUF_MAGIC))
+    if head != GGUF_MAGIC:
+        raise ModelCorrupt(
+            f"model file {p} is not a GGUF file (it starts with {head!r}, not {GGUF_MAGIC!r}); "
+            f"{fix}"
+        )
+    _check_changed(p, spec.sha256, fix)
     return p
+
+
+def _check_changed(path: Path, expected: str | None, fix: str) -> None:
+    """Hash ``path`` when it changed after its sidecar was written; :class:`ModelCorrupt`
+    when the digest is not the sidecar's (or the registry's). A match refreshes the sidecar's
+    time, so the next load does not hash again."""
+    sidecar = _sidecar(path)
+    try:
+        if path.stat().st_mtime_ns <= sidecar.stat().st_mtime_ns:
+            return
+        recorded = sidecar.read_text(encoding="utf-8").split()[0]
+    except (OSError, IndexError):
+        return  # no sidecar (a file put there by hand): only the size and magic are checked
+    digest = sha256_file(path)
+    if digest not in {recorded, expected or recorded}:
+        raise ModelCorrupt(
+            f"model file {path} changed since it was fetched: its sha256 is {digest[:12]}…, "
+            f"{sidecar.name} records {recorded[:12]}…; {fix}"
+        )
+    try:
+        os.utime(sidecar)
+    except OSError:
+        pass  # a read-only weights folder: hashed again next time
 
 
 def _wheel_for(requirement: str, folder: Path) -> Path | None:

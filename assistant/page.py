@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .backends import BACKENDS, get_backend
-from .errors import AssistantError, ConfigError
-from .logstore import InteractionLog, LogError, Logged
+from .errors import AssistantError, ConfigError, StoreError
+from .logstore import InteractionLog, LogError, Logged, PartlyLogged
 from .pipeline import Answer, Assistant
 from .plots import FACET_FIELDS, MAX_MARKERS, facet_figure, ideogram, positions
 from .prompts import MODES
@@ -176,7 +176,13 @@ class PageService:
         if name == self.settings.backend:
             return self.bot.backend
         if name not in self._backends:
-            store = getattr(self.bot.backend, "store", None) if name == "embedded" else None
+            # the embedded backend, and the live one's fallback, share the bot's store
+            try:
+                store = getattr(self.bot.backend, "store", None)
+            except StoreError:
+                if name == "embedded":
+                    raise
+                store = None  # the fallback opens the store itself, if it ever has to
             self._backends[name] = get_backend(self.settings, name, store=store)
         return self._backends[name]
 
@@ -310,6 +316,10 @@ class PageService:
                 generated=generated,
                 backend=backend or self.settings.backend,
             )
+        except PartlyLogged as exc:  # the row is in the database; verdicts can refer to it
+            log.error("could not log the interaction fully: %s", exc)
+            state["logged"] = exc.logged.to_dict()
+            return [str(exc)]
         except (LogError, OSError) as exc:
             log.error("could not log the interaction: %s", exc)
             return [f"this turn was not logged: {exc}"]
@@ -352,6 +362,8 @@ class PageService:
         status = f"{DONE.get(answer.status, answer.status)} in {seconds:.2f} s"
         if answer.status in ("ok", "ambiguous", "no_hits"):
             status += f" — {answer.total:,} hit{'s' if answer.total != 1 else ''}"
+        if answer.fallback:
+            status += " — from the embedded store: the live API did not answer"
         text = escape_markdown(answer.answer)
         if answer.llm_summary:
             text += "\n\n" + escape_markdown(answer.llm_summary)

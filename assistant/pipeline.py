@@ -63,7 +63,9 @@ class Answer:
     are a correction of it (:mod:`assistant.recover`: a term copied wrong from the question, the
     taxid the question names, or symbol/alias/name/type terms searched in all fields).
     ``timings`` are seconds per stage (retrieve, generate, execute, summarize, total);
-    ``tokens`` the prompt and completion tokens of every generation together.
+    ``tokens`` the prompt and completion tokens of every generation together. ``fallback``:
+    why the embedded store answered instead of the live API that did not (also the first of
+    the ``notes``), else None.
     """
 
     question: str
@@ -86,6 +88,7 @@ class Answer:
     recovered_from: str | None = None
     url: str | None = None
     backend: str = ""
+    fallback: str | None = None
     notes: list[str] = field(default_factory=list)
     retrieved: dict[str, list[dict]] = field(default_factory=dict)
     prompt: list[dict[str, str]] = field(default_factory=list)
@@ -113,6 +116,7 @@ class Answer:
             "status": self.status,
             "url": self.url,
             "recovered_from": self.recovered_from,
+            "fallback": self.fallback,
             "tokens": self.tokens,
         }
         if trace:
@@ -441,6 +445,7 @@ class Assistant:
             result.notes.append("added symbol, name and taxid to fields for the answer")
         ans.sent = result.sent.to_text()
         ans.backend, ans.notes = result.backend, ans.notes + result.notes
+        ans.fallback = result.fallback
         ans.total, ans.hits = result.total, result.hits
         ans.facets, ans.notfound = result.facets, result.notfound
         yield Event("executed", {"total": result.total, "sent": ans.sent, "notes": result.notes})

@@ -323,13 +323,32 @@ class Retriever:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
-    def is_current(self) -> bool:
+    def stale_reason(self) -> str | None:
+        """Why the index must be built again (None when it is current): there is none, it was
+        built by another INDEX_VERSION, from other sources or with another embedding model, or
+        a file is missing."""
         m = self.manifest()
-        return (
-            bool(m)
-            and m.get("fingerprint") == fingerprint(self.sources, self.settings.embedding_model)
-            and all((self.index_dir / f"{k}.faiss").is_file() for k in KINDS)
-        )
+        where = self.index_dir
+        if not m:
+            if self._manifest_path().exists():
+                return f"the retrieval index manifest {self._manifest_path()} is not valid JSON"
+            return f"there is no retrieval index in {where}"
+        version = str(m.get("version", INDEX_VERSION))
+        if version != INDEX_VERSION:
+            return f"the retrieval index in {where} is index version {version}, not {INDEX_VERSION}"
+        if m.get("fingerprint") != fingerprint(self.sources, self.settings.embedding_model):
+            return (
+                f"the retrieval index in {where} was built from other sources or another "
+                "embedding model"
+            )
+        missing = [f"{k}.{ext}" for k in KINDS for ext in ("faiss", "jsonl")]
+        missing = [name for name in missing if not (where / name).is_file()]
+        if missing:
+            return f"the retrieval index in {where} lacks {', '.join(missing)}"
+        return None
+
+    def is_current(self) -> bool:
+        return self.stale_reason() is None
 
     def build(self, force: bool = False, limit: int | None = None) -> dict[str, Any]:
         """Embed every source and write ``<kind>.faiss``, ``<kind>.jsonl`` and manifest.json.
@@ -359,6 +378,7 @@ class Retriever:
             counts[kind] = len(items)
             log.info("indexed %d %s", len(items), kind)
         manifest = {
+            "version": INDEX_VERSION,
             "fingerprint": fp if limit is None else f"partial-{fp}",
             "embedding_model": self.settings.embedding_model,
             "counts": counts,
@@ -377,23 +397,54 @@ class Retriever:
         with self._lock:
             if kind in self._indexes:
                 return self._indexes[kind], self._items[kind]
-        if not self.is_current():
-            log.info("retrieval index missing or stale; building it in %s", self.index_dir)
-            self.build()
-        import faiss
-
+        reason = self.stale_reason()
+        if reason is not None:  # repaired here: the same as `python -m assistant index build`
+            log.warning("%s; building it now (`python -m assistant index build`)", reason)
+            try:
+                self.build()
+            except OSError as exc:
+                raise RetrievalError(
+                    f"{reason}, and it cannot be built there ({exc}); run `python -m assistant "
+                    "index build` or set QA_INDEX_DIR to a writable folder"
+                ) from None
         with self._lock:
             if kind not in self._indexes:
-                index = faiss.read_index(str(self.index_dir / f"{kind}.faiss"))
-                with open(self.index_dir / f"{kind}.jsonl", encoding="utf-8") as fh:
-                    items = [Item(**json.loads(line)) for line in fh]
-                if index.ntotal != len(items):
-                    raise RetrievalError(
-                        f"{self.index_dir} is inconsistent; run "
-                        "`python -m assistant index build --force`"
-                    )
-                self._indexes[kind], self._items[kind] = index, items
+                self._indexes[kind], self._items[kind] = self._read(kind)
             return self._indexes[kind], self._items[kind]
+
+    def _read(self, kind: str):
+        """One collection's FAISS index and items; :class:`RetrievalError` when a file is
+        damaged (not FAISS, truncated, not JSON lines, out of step with the other)."""
+        import faiss
+
+        rebuild = "run `python -m assistant index build --force`"
+        path = self.index_dir / f"{kind}.faiss"
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            why = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "unreadable"
+            raise RetrievalError(
+                f"the retrieval index file {path} is damaged ({why}); {rebuild}"
+            ) from None
+        path = self.index_dir / f"{kind}.jsonl"
+        try:
+            with open(path, encoding="utf-8") as fh:
+                items = [Item(**json.loads(line)) for line in fh]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+            raise RetrievalError(
+                f"the retrieval index file {path} is damaged ({exc}); {rebuild}"
+            ) from None
+        if index.ntotal != len(items):
+            raise RetrievalError(
+                f"{self.index_dir} is inconsistent: {kind}.faiss holds {index.ntotal} vectors, "
+                f"{kind}.jsonl {len(items)} items; {rebuild}"
+            )
+        if items and index.d != self.embedder.dim:
+            raise RetrievalError(
+                f"{self.index_dir / f'{kind}.faiss'} holds {index.d}-dimensional vectors, the "
+                f"embedding model {self.embedder.name} writes {self.embedder.dim}; {rebuild}"
+            )
+        return index, items
 
     def search(self, question: str, k: int = 5, kind: str = "docs") -> list[Hit]:
         """The ``k`` items of ``kind`` nearest to ``question``, best first (score = cosine)."""

@@ -59,6 +59,7 @@ def settings(tiny_store_path, tmp_path_factory) -> Settings:
         interaction_db=logs / "interactions.sqlite",
         access_log=logs / "access.jsonl",
         live_url="http://127.0.0.1:9/v3",  # "live" points at a closed port: errors, no network
+        live_backoff_s=0.01,
         app_port=free_port(),
     )
 
@@ -230,10 +231,12 @@ def test_backend_failures_are_messages_not_tracebacks(url, tmp_path):
             CDK2_QUERY, "ft", "smollm2-135m", "live", api_name="/run_query"
         )
     )
-    assert live["status"].startswith("⚠ The query failed")
-    assert "The live API could not run the query: cannot reach http://127.0.0.1:9/v3" in (
-        live["answer"].replace("\\", "")
-    )
+    # the live API is not there: the embedded store answers, and the page says why
+    assert live["status"].startswith("✔ Answered")
+    assert "from the embedded store: the live API did not answer" in live["status"]
+    text = live["answer"].replace("\\", "")
+    assert "the live API at 127.0.0.1:9 did not answer: [Errno 111] Connection refused" in text
+    assert "answered from the embedded store" in text and live["raw"]["fallback"]
 
 
 def test_unknown_names_from_outside_the_page_are_refused(service):

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from ..errors import NotFound, QueryError, StoreBusy, StoreNotBuilt
+from ..errors import NotFound, QueryError, StoreBusy, StoreCorrupt, StoreNotBuilt
 from ..schema import load_api
 from .build import FLAG_ENSEMBL, FLAG_ENTREZ
 from .fields import BIG_KEYS, TEXT_COLUMNS, flatten
@@ -42,6 +42,46 @@ CHUNK = 900
 
 PROGRESS_EVERY = 20_000
 """SQLite virtual-machine steps between two calls of the progress handler."""
+
+STORE_TABLES = ("meta", "genes", "kw", "num", "present", "pos", "fts")
+"""The tables :mod:`assistant.store.build` writes, every one of which queries need."""
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+REBUILD = (
+    "rebuild it with `python -m assistant store build --force` (or set QA_STORE_PATH to "
+    "another store)"
+)
+
+
+def check_store_file(path: Path) -> None:
+    """Cheap checks of a store file's SQLite header before it is opened: :class:`StoreCorrupt`
+    when it is not a SQLite file, or is shorter than the pages its header counts (truncated).
+
+    >>> check_store_file(Path("README.md"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    assistant.errors.StoreCorrupt: README.md is not a SQLite file (it starts with b'# Query Assi'): ...
+    """
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreCorrupt(f"cannot read the gene store {path} ({exc}): {REBUILD}") from None
+    if not header.startswith(SQLITE_MAGIC):
+        what = "an empty file" if not header else f"it starts with {header[:12]!r}"
+        raise StoreCorrupt(f"{path} is not a SQLite file ({what}): {REBUILD}")
+    if len(header) < 100:
+        raise StoreCorrupt(f"{path} is truncated ({size:,} bytes, no whole header): {REBUILD}")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_counts = header[24:28] == header[92:96]  # the page count is valid
+    if header_counts and pages and size < pages * page_size:
+        raise StoreCorrupt(
+            f"{path} is truncated: {size:,} bytes, its header counts {pages:,} pages of "
+            f"{page_size:,} ({pages * page_size:,} bytes): {REBUILD}"
+        )
 
 
 class Budget:
@@ -93,8 +133,9 @@ class GeneStore:
         if not self.path.exists():
             raise StoreNotBuilt(
                 f"no gene store at {self.path}: run `python -m assistant store build` "
-                "(or set QA_STORE_PATH)"
+                "(`make store`) or set QA_STORE_PATH"
             )
+        check_store_file(self.path)
         self.timeout_ms = timeout_ms
         self.max_steps = max_steps
         self.progress_every = progress_every
@@ -105,11 +146,25 @@ class GeneStore:
         self._scroll_lock = threading.Lock()
         con = self._con()
         try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+            missing = [t for t in STORE_TABLES if t not in tables]
+            if missing:
+                raise StoreCorrupt(
+                    f"{self.path} lacks the table{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(missing)} (an unfinished build or another program's file): "
+                    f"{REBUILD}"
+                )
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            raise StoreNotBuilt(
-                f"{self.path} is not a gene store ({exc}): rebuild it with `python -m assistant store build --force`"
+            raise StoreCorrupt(
+                f"{self.path} is not a usable gene store ({exc}): {REBUILD}"
             ) from None
+        lacking = [k for k in ("meta", "fields", "all_keyword_fields", "arrays") if k not in meta]
+        if lacking:
+            raise StoreCorrupt(
+                f"{self.path} lacks the store metadata {', '.join(lacking)} (an unfinished build "
+                f"or an older version): {REBUILD}"
+            )
         self.meta = json.loads(meta["meta"])
         self.counts = json.loads(meta.get("counts", "{}"))
         self.field_kinds: dict[str, str] = json.loads(meta["fields"])
@@ -151,6 +206,14 @@ class GeneStore:
             if "interrupt" in str(exc):
                 budget.check()
             raise QueryError(f"the store could not run this query: {exc}") from None
+        except UnicodeEncodeError:  # SQLite takes UTF-8 only; JSON can carry lone surrogates
+            raise QueryError(
+                "the query holds text that is not valid Unicode (a lone surrogate such as \\udcff)"
+            ) from None
+        except sqlite3.DatabaseError as exc:  # "database disk image is malformed"
+            raise StoreCorrupt(
+                f"the gene store {self.path} is damaged ({exc}): {REBUILD}"
+            ) from None
         finally:
             con.set_progress_handler(None, 0)
 
