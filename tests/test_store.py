@@ -409,3 +409,22 @@ def test_a_query_past_the_wall_clock_backstop_is_busy_not_wrong(tiny_store_path)
 
 def test_unknown_field_gives_no_hits_not_an_error(tiny_store):
     assert tiny_store.query("nosuchfield:cdk2")["total"] == 0
+
+
+def test_an_empty_and_still_checks_its_other_parts(tiny_store):
+    """An AND with an empty part is empty without reading the other parts' rows, but a bad
+    part is the same 400 as when every part matches."""
+    assert tiny_store.query("nosuchfield:x AND kinase AND NOT receptor")["total"] == 0
+    assert tiny_store.query("symbol:cdk2 AND name:nosuchword")["total"] == 0
+    for q in ("nosuchfield:x AND /cdk.*/", "symbol:nosuch AND entrezgene:[a TO b]"):
+        with pytest.raises(QueryError):
+            tiny_store.query(q)
+    with pytest.raises(QueryError, match="regular expressions"):
+        tiny_store.query("symbol:nosuch AND NOT /cdk.*/")
+    # the order parts are read in does not change scores or ranks
+    both = tiny_store.query("kinase AND symbol:cdk*", size=50)
+    swapped = tiny_store.query("symbol:cdk* AND kinase", size=50)
+    assert [(h["_id"], h["_score"]) for h in both["hits"]] == [
+        (h["_id"], h["_score"]) for h in swapped["hits"]
+    ]
+    assert both["total"] > 0

@@ -417,29 +417,31 @@ def build(settings: Settings, force: bool = False, show_progress: bool = True) -
         "source_files": {k: [str(f.path.name) for f in v] for k, v in found.items()},
         "packages": {p: _version(p) for p in PACKAGES},
     }
+    for (taxid, source), n in ds.counts.items():
+        report.per_source.setdefault(taxid, {})[source] = n
+    report.per_species = Counter(d["taxid"] for d in ds.docs.values())
+    report.genes = len(ds)
     try:
         with tqdm(
             total=len(ds), unit="gene", disable=not show_progress, leave=False, desc="writing"
         ) as bar:
             write_store(ds, tmp, meta, bar)
+        report.seconds = time.perf_counter() - t0
+        meta_counts = {
+            "per_species": dict(report.per_species),
+            "per_source": {str(k): v for k, v in report.per_source.items()},
+            "build_seconds": round(report.seconds, 1),
+        }
+        # into the new file before it takes the old one's place: a served store file is never
+        # written (the service opens it immutable)
+        con = sqlite3.connect(tmp)
+        con.execute("INSERT INTO meta VALUES ('counts', ?)", (json.dumps(meta_counts),))
+        con.commit()
+        con.close()
         os.replace(tmp, settings.store_path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    for (taxid, source), n in ds.counts.items():
-        report.per_source.setdefault(taxid, {})[source] = n
-    report.per_species = Counter(d["taxid"] for d in ds.docs.values())
-    report.genes = len(ds)
-    report.seconds = time.perf_counter() - t0
-    meta_counts = {
-        "per_species": dict(report.per_species),
-        "per_source": {str(k): v for k, v in report.per_source.items()},
-        "build_seconds": round(report.seconds, 1),
-    }
-    con = sqlite3.connect(settings.store_path)
-    con.execute("INSERT INTO meta VALUES ('counts', ?)", (json.dumps(meta_counts),))
-    con.commit()
-    con.close()
     return report
 
 

@@ -20,7 +20,18 @@ def add_commands(sub) -> None:
     b.set_defaults(func=run_build)
 
     s = cmds.add_parser("serve", help="Serve the store as MyGene.info /v3 over HTTP.")
-    add_settings_arguments(s, ["store_path", "host", "port", "query_timeout_ms"])
+    add_settings_arguments(
+        s,
+        [
+            "store_path",
+            "host",
+            "port",
+            "query_timeout_ms",
+            "store_workers",
+            "store_concurrency",
+            "store_cache_mb",
+        ],
+    )
     s.add_argument(
         "--build", action="store_true", help="Build the store first when missing or stale."
     )
