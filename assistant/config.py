@@ -225,7 +225,9 @@ class Settings(BaseSettings):
         "(e.g. http://127.0.0.1:8000/v1 for `python -m llama_cpp.server`); unset = api.openai.com.",
     )
     openai_api_key: str | None = Field(
-        None, description="API key for the OpenAI-compatible server (any text for a local one)."
+        None,
+        repr=False,  # a secret: repr=False keeps it out of repr() and `config`'s output
+        description="API key for the OpenAI-compatible server (any text for a local one).",
     )
     openai_model: str = Field(
         "gpt-4o-mini", description="Model name sent to the OpenAI-compatible server for `openai`."

@@ -29,5 +29,15 @@ def run(args) -> int:
     elif args.markdown:
         print(markdown_table())
     else:
-        print(json.dumps(Settings().model_dump(mode="json"), indent=2))
+        print(json.dumps(shown(Settings()), indent=2))
     return 0
+
+
+def shown(settings: Settings) -> dict:
+    """The settings as ``config`` prints them: secrets (fields with ``repr=False``, such as
+    ``openai_api_key``) as ``***`` when set."""
+    data = settings.model_dump(mode="json")
+    for name, info in Settings.model_fields.items():
+        if not info.repr and data.get(name) is not None:
+            data[name] = "***"
+    return data

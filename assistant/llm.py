@@ -393,10 +393,12 @@ class OpenAIModel(LanguageModel):
         try:
             out = self.client.chat.completions.create(**req)
         except openai.OpenAIError as exc:
+            # a server may quote the key it refused ("Incorrect API key provided: sk-...")
+            message = str(exc).replace(self._client_kwargs["api_key"], "***")
             raise ModelError(
-                f"{self.name}: the server at {self.client.base_url} failed: {exc}; "
+                f"{self.name}: the server at {self.client.base_url} failed: {message}; "
                 "check QA_OPENAI_BASE_URL and QA_OPENAI_API_KEY"
-            ) from exc
+            ) from None
         if stream:
             return self._stream(out, t0)
         choice = out.choices[0]

@@ -59,6 +59,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 from urllib.parse import quote, unquote_plus, urlencode
 
@@ -94,6 +95,12 @@ _TEXT_ESCAPES = {"%": "%25", "&": "%26", "#": "%23", "+": "%2B"}
 _TEXT_ESCAPE_RE = re.compile("[%&#+\n\r\t]")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+MAX_DIGITS = 18
+"""Integers with more digits are beyond every limit of the API (and beyond what ``int()``
+reads: 4,300 digits); they are refused by their length, never converted."""
+MAX_DEPTH = 50
+"""The deepest parse tree a ``q`` may have (groups and operators nested in each other): deeper
+is refused before anything walks the tree, as Elasticsearch refuses deeply nested queries."""
 
 
 @dataclass(frozen=True)
@@ -301,10 +308,10 @@ def _split_querystring(text: str, api: ApiSpec) -> list[tuple[str, str]]:
 def _json_pairs(body: str) -> list[tuple[str, str]]:
     try:
         data = json.loads(body)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise QueryError(
             f"the POST body is not valid JSON ({exc}) — write q=CDK2,BRCA1&scopes=symbol"
-        ) from exc
+        ) from None
     if not isinstance(data, dict):
         raise QueryError(
             'the JSON POST body must be an object such as {"q": ["CDK2"], "scopes": "symbol"}'
@@ -477,6 +484,11 @@ class _Validator:
                 f"{name} must be an integer{f' from {lo} to {hi}' if hi is not None else ''}, got {value!r}"
             )
             return
+        digits = value.strip().lstrip("-")
+        if len(digits) > MAX_DIGITS:
+            bound = f"at least {lo}" if value.strip().startswith("-") else f"at most {hi}"
+            self.errors.append(f"{name} must be {bound}, got a {len(digits):,}-digit number")
+            return
         number = int(value)
         if number < lo:
             self.errors.append(f"{name} must be at least {lo}, got {number}")
@@ -517,7 +529,15 @@ class _Validator:
                 self.errors.append(
                     f"unknown assembly {assembly!r} in the interval — use one of {', '.join(known)} or none"
                 )
-            start, end = (int(match.group(k).replace(",", "") or 0) for k in ("start", "end"))
+            start, end = (match.group(k).replace(",", "") for k in ("start", "end"))
+            if not start or not end:
+                self.errors.append("the interval has no coordinates — write chr1:1000-2000")
+                return
+            start, end = start.lstrip("0"), end.lstrip("0")
+            if len(start) > MAX_DIGITS or len(end) > MAX_DIGITS:
+                self.errors.append("the interval's coordinates are past the end of any chromosome")
+                return
+            start, end = int(start or 0), int(end or 0)
             if start > end:
                 self.errors.append(f"the interval starts after it ends ({start} > {end})")
             return
@@ -566,12 +586,35 @@ def parse_lucene(q: str, errors: list[str] | None = None):
     problem = _balance_problem(q)
     if problem is None:
         try:
-            return parser.parse(q)
+            tree = parser.parse(q)
         except (ParseError, TypeError, AttributeError) as exc:
             problem = str(exc).strip().rstrip("!")
+        except ValueError:  # luqum's int() of a phrase's proximity: "a b"~0.5, ~99999...
+            problem = "a phrase's ~N must be a whole number (of fewer than 4,300 digits)"
+        else:
+            depth = tree_depth(tree)
+            if depth <= MAX_DEPTH:
+                return tree
+            problem = (
+                f"it is nested {depth} levels deep (groups and operators); at most {MAX_DEPTH}"
+            )
     if errors is not None:
         errors.append(f"q cannot be parsed: {problem}")
     return None
+
+
+def tree_depth(tree) -> int:
+    """The depth of a luqum tree, counted without recursion (so any depth can be measured).
+
+    >>> tree_depth(parse_lucene("symbol:cdk2 AND (taxid:9606 OR NOT name:kinase)"))
+    6
+    """
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children)
+    return deepest
 
 
 def _balance_problem(q: str) -> str | None:
@@ -657,7 +700,7 @@ def _canonical_value(name: str, value: str, query: Query, api: ApiSpec) -> str |
     kind = spec.get("type")
     if name in IGNORED_PARAMS:
         return None
-    if kind == "int" and re.fullmatch(r"-?\d+", value):
+    if kind == "int" and re.fullmatch(r"-?\d+", value) and len(value) <= MAX_DIGITS:
         value = str(int(value))
     elif kind == "bool" and value.lower() in _TRUE | _FALSE:
         value = "true" if value.lower() in _TRUE else "false"
@@ -759,6 +802,12 @@ def _field_name(name: str, fields: FieldSchema) -> str:
     return name
 
 
+def _plain(number) -> str:
+    """A boost or fuzziness as written in q: luqum keeps them as normalized Decimals, which
+    print ``20`` as ``2E+1``."""
+    return format(number, "f") if isinstance(number, Decimal) else str(number)
+
+
 def _render(node, fields: FieldSchema, lower: bool, relax: tuple[str, ...] = ()) -> str:
     """The text of a luqum tree, values lower-cased when ``lower``; ``relax``: field names whose
     terms are written as plain words (``symbol:x`` → ``x``)."""
@@ -789,9 +838,9 @@ def _render(node, fields: FieldSchema, lower: bool, relax: tuple[str, ...] = ())
     if isinstance(node, t.To):
         return f"<{'=' if node.include else ''}{r(node.a)}"
     if isinstance(node, (t.Fuzzy, t.Proximity)):
-        return f"{r(node.term)}~{node.degree if node.degree is not None else ''}"
+        return f"{r(node.term)}~{_plain(node.degree) if node.degree is not None else ''}"
     if isinstance(node, t.Boost):
-        return f"{r(node.expr)}^{node.force}"
+        return f"{r(node.expr)}^{_plain(node.force)}"
     if isinstance(node, t.Regex):
         return node.value
     if isinstance(node, (t.Word, t.Phrase)):

@@ -40,7 +40,8 @@ class ApiSpec:
         key = name.strip().lower()
         if key in self.species:
             return self.species[key]
-        return int(key) if key.isdigit() else None
+        # ASCII digits only ("²".isdigit() is true), and no more than a taxid can have
+        return int(key) if key.isascii() and key.isdigit() and len(key) <= 10 else None
 
     def species_name(self, taxid: int) -> str | None:
         """The common name of a taxid (``9606`` → ``human``), or None."""

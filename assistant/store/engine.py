@@ -672,16 +672,6 @@ def project(doc: dict, fields: list[str]) -> dict:
         return {k: v for k, v in doc.items() if k != "_id"}
     out: dict = {}
     for f in fields:
-        if "*" in f:
-            for key in doc:
-                if key != "_id" and fnmatch.fnmatch(key, f.split(".")[0]):
-                    _merge(
-                        out,
-                        {key: doc[key]}
-                        if "." not in f
-                        else project({key: doc[key]}, [key + f[f.index(".") :]]),
-                    )
-            continue
         part = _pick(doc, f.split("."))
         if part is not None:
             _merge(out, part)
@@ -689,15 +679,25 @@ def project(doc: dict, fields: list[str]) -> dict:
 
 
 def _pick(value, path: list[str]):
+    """The part of ``value`` under ``path``; a segment with ``*`` matches any key (``go.*``,
+    ``*.id``), ``_id`` excepted."""
     if not path:
         return value
     if isinstance(value, list):
         picked = [p for p in (_pick(v, path) for v in value) if p is not None]
         return picked or None
-    if not isinstance(value, dict) or path[0] not in value:
+    if not isinstance(value, dict):
         return None
-    inner = _pick(value[path[0]], path[1:])
-    return None if inner is None else {path[0]: inner}
+    if "*" in path[0]:
+        keys = [k for k in value if k != "_id" and fnmatch.fnmatch(k, path[0])]
+    else:
+        keys = [path[0]] if path[0] in value else []
+    out = {}
+    for key in keys:
+        inner = _pick(value[key], path[1:])
+        if inner is not None:
+            out[key] = inner
+    return out or None
 
 
 def _merge(into: dict, part: dict) -> None:

@@ -24,12 +24,33 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser as lucene_parser
 
 from ..errors import QueryError
+from ..query import MAX_DEPTH, tree_depth
 from .fields import ALL_KEYWORD_FIELDS, FTS_COLUMNS, TEXT_COLUMNS
 
 INTERVAL = re.compile(
     r"^\s*(?:(?P<asm>hg19|hg38|mm9|mm10|mm39)\.)?chr(?P<chr>[\w]+)\s*:\s*(?P<start>[\d,]+)\s*-\s*(?P<end>[\d,]+)\s*$",
     re.I,
 )
+
+
+def coordinate(text: str) -> int:
+    """A genome coordinate of an interval q (``151,073,054`` → 151073054); QueryError for one
+    without digits or past any chromosome (checked on the digits, before ``int()``).
+
+    >>> coordinate("151,073,054")
+    151073054
+    """
+    digits = text.replace(",", "").lstrip("0")
+    if not text.replace(",", ""):
+        raise QueryError(f"the interval coordinate {text!r} has no digits — write chr1:1000-2000")
+    if len(digits) > len(str(MAX_COORDINATE)) or int(digits or 0) > MAX_COORDINATE:
+        raise QueryError(
+            f"interval coordinate {digits[:30]}{'...' if len(digits) > 30 else ''} is past any "
+            f"chromosome (coordinates go up to {MAX_COORDINATE:,})"
+        )
+    return int(digits or 0)
+
+
 LUCENE_HINT = re.compile(r'"|:|~| AND | OR |NOT |^\(|\[|\{|^[+-]')
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_CLAUSES = 1024
@@ -176,14 +197,9 @@ class Searcher:
         assembly = (
             "hg19" if asm == "hg19" else "current" if asm in ("", "hg38", "mm10", "mm39") else asm
         )
-        start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
+        start, end = (coordinate(m.group(k)) for k in ("start", "end"))
         if end < start:
             raise QueryError(f"interval end {end:,} is before its start {start:,}")
-        if end > MAX_COORDINATE:
-            raise QueryError(
-                f"interval end {end:,} is past any chromosome (coordinates go up to "
-                f"{MAX_COORDINATE:,})"
-            )
         max_len = self.max_gene_length.get(assembly, 10_000_000)
         rows = self.con.execute(
             'SELECT gene FROM pos WHERE assembly=? AND chr=? AND start BETWEEN ? AND ? AND "end" >= ?',
@@ -245,6 +261,11 @@ class Searcher:
             raise QueryError(
                 f"cannot parse q {q[:80]!r}: {str(exc).splitlines()[0][:120]}"
             ) from None
+        depth = tree_depth(tree)
+        if depth > MAX_DEPTH:
+            raise QueryError(
+                f"q is nested {depth} levels deep (groups and operators); at most {MAX_DEPTH}"
+            )
         self.clauses = 0
         return self.eval(tree, None)
 
@@ -358,8 +379,9 @@ class Searcher:
         """The taxid of a ``taxid:9606`` clause, else None."""
         if self.taxids is None or field is not None or not isinstance(node, T.SearchField):
             return None
-        if node.name == "taxid" and isinstance(node.expr, T.Word) and node.expr.value.isdigit():
-            return int(node.expr.value)
+        value = node.expr.value if isinstance(node.expr, T.Word) else ""
+        if node.name == "taxid" and value.isascii() and value.isdigit() and len(value) <= 18:
+            return int(value)
         return None
 
     # --- leaves --------------------------------------------------------------------------------------
@@ -510,11 +532,19 @@ class Searcher:
         if not prefix:
             raise QueryError(f"a leading wildcard is not allowed: {pattern[:60]!r}")
         glob = "".join("[" + c + "]" if c in "[]" else c for c in pat)
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        rows = self.con.execute(
-            "SELECT gene FROM kw WHERE field=? AND value>=? AND value<? AND value GLOB ?",
-            (field, prefix, upper, glob),
-        )
+        following = ord(prefix[-1]) + 1  # the first code point after the prefix's last
+        if 0xD800 <= following <= 0xDFFF:
+            following = 0xE000  # surrogates are not text
+        if following > 0x10FFFF:  # the prefix ends in the last code point: no upper bound
+            rows = self.con.execute(
+                "SELECT gene FROM kw WHERE field=? AND value>=? AND value GLOB ?",
+                (field, prefix, glob),
+            )
+        else:
+            rows = self.con.execute(
+                "SELECT gene FROM kw WHERE field=? AND value>=? AND value<? AND value GLOB ?",
+                (field, prefix, prefix[:-1] + chr(following), glob),
+            )
         return {g for (g,) in rows}
 
     def fts(

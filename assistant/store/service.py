@@ -74,7 +74,7 @@ async def read_params(request: Request) -> dict:
     if "json" in ctype:
         try:
             data = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise QueryError("request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise QueryError('JSON body must be an object such as {"q": [...], "scopes": [...]}')
