@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,14 @@ class Endpoint:
     """Where to send chat completions: ``base_url`` (ending in ``/v1``), key and model name.
 
     ``kind`` is ``openai`` or ``local``; ``alive`` (local servers) says whether the server
-    process still runs.
+    process still runs. The key never shows in a ``repr`` (logs, tracebacks).
+
+    >>> "sk-secret" in repr(Endpoint("https://api.openai.com/v1", "sk-secret", "gpt"))
+    False
     """
 
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)
     model: str
     kind: str = "openai"
     alive: Callable[[], bool] | None = None
