@@ -2,7 +2,7 @@
 the round trip: the figures of issue 18.
 
     python evals/bench_datagen.py [--formats combined,csv,jsonl] [--round-trip-model NAME]
-        [--no-round-trip] [--paraphrase] [--out evals/results/datagen_seed.json]
+        [--no-round-trip] [--paraphrase [--limit N]] [--out evals/results/datagen_seed.json]
 
 For each format: log lines read per second, distinct queries and those with hits, the template
 writer's time per query, the round-trip rate (per writer and per intent) and its time per pair,
@@ -55,7 +55,7 @@ def measure(settings: Settings, fmt: str, folder: Path, args) -> dict:
     options = Options(
         [log], out, per_signature=args.per_signature, progress=False,
         round_trip=not args.no_round_trip, round_trip_model=args.round_trip_model,
-        paraphrase=args.paraphrase,
+        paraphrase=args.paraphrase, limit=args.limit,
     )  # fmt: skip
     t0 = time.perf_counter()
     result = run_datagen(settings, options)
@@ -63,6 +63,7 @@ def measure(settings: Settings, fmt: str, folder: Path, args) -> dict:
     info = result.report.info
     sec = info["seconds"]
     queries = [json.loads(x)["query"] for x in (out / "queries.jsonl").read_text().splitlines()]
+    queries = queries[: args.limit] if args.limit else queries
     per_query: Counter = Counter()
     writers: Counter = Counter()
     for split in ("train", "validation", "test"):
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-round-trip", action="store_true")
     ap.add_argument("--paraphrase", action="store_true", help="Also rephrase with the base model.")
     ap.add_argument("--per-signature", type=int, default=5)
+    ap.add_argument(
+        "--limit", type=int, help="Instruct only the first N queries (paraphrase runs)."
+    )
     ap.add_argument("--out", type=Path, help="Write the figures as JSON here.")
     args = ap.parse_args(argv)
     settings = Settings()
