@@ -567,12 +567,14 @@ def test_round_trip_compares_genes_and_field_families(tiny_settings, tiny_store_
         False, "different_fields", "model ensembl; log entrezgene")  # fmt: skip
     genes = trip.compare(parse_query("/v3/query?q=symbol:cdk2&fields=entrezgene"), log)
     assert genes.reason == "different_genes" and genes.detail.endswith("log 1 hits [1017]")
-    # a logged query that names no fields: identity fields only
+    # a logged query that names no fields asks for none: only its genes are compared
     default = "/v3/query?q=symbol:cdk2&species=human"
     assert trip.compare(parse_query("/v3/gene/1017?fields=name,symbol,taxid"), default).passed
-    assert trip.compare(parse_query("/v3/gene/1017"), default).reason == "different_fields"
+    assert trip.compare(parse_query("/v3/gene/1017"), default).passed
     go = trip.compare(parse_query("/v3/query?q=symbol:cdk2&species=human&fields=go"), default)
-    assert go.reason == "different_fields"
+    assert go.passed and go.reason == ""
+    other = trip.compare(parse_query("/v3/query?q=symbol:cdk1&species=human"), default)
+    assert other.reason == "different_genes"
 
 
 @pytest.fixture(scope="module")
