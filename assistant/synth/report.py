@@ -138,10 +138,11 @@ the gene (`assistant.pairs.signature`). Read the files with `assistant.pairs.loa
   stored in canonical form. At most {max_q} questions share one query. Why drafts were dropped is
   counted below.
 - **Sources.** `synthetic` pairs as above; `docs`: data/docs/example_pairs.jsonl, the zero-shot
-  prompt's examples and the query documentation's example queries; `log`: queries of the seed
-  query log (../shared/data/seed/query_log_sample.jsonl). Questions for the docs and log queries
-  are hand-written in seed_questions.jsonl; real queries that fail validation or find nothing are
-  dropped.
+  prompt's examples and the query documentation's example queries, with questions hand-written
+  in seed_questions.jsonl; real queries that fail validation or find nothing are dropped.
+- **The seed query log is held out.** No pair of any source has a query of
+  ../shared/data/seed/query_log_sample.jsonl (`assistant.synth.seeds.held_out_queries`): that
+  log is how `datagen`'s round trip is measured, so the model must not have trained on it.
 - **Split without leakage.** `assistant.pairs.split_pairs` groups pairs that share a canonical
   query or a signature and puts each group in one split, so every test query has a structure
   never seen in training. Pairs that a prompt already shows (example_pairs.jsonl, the zero-shot
