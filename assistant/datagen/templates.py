@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from ..errors import AssistantError
 from ..query import INTERVAL_RE, Query, parse_lucene, parse_query
 from ..schema import QUERY_PREFIXES, load_api, load_fields
+from ..summarize import GO_NAMES as GO_WORDS
+from ..summarize import PATHWAY_NAMES as PATHWAY_WORDS
 from ..synth import gene_intents, vocab
 from ..synth.base import ATTRS, LIST_FIELDS, WHICH_GENE_FIELDS
 from .extract import SPECIES_WORDS as EXTRACT_SPECIES_WORDS
@@ -168,20 +170,6 @@ TEXT_FIELDS: dict[str, str] = {
     "map_location": "at the cytogenetic band",
 }
 
-GO_WORDS = {"BP": "biological process", "MF": "molecular function", "CC": "cellular component"}
-PATHWAY_WORDS = {
-    "reactome": "Reactome",
-    "wikipathways": "WikiPathways",
-    "kegg": "KEGG",
-    "biocarta": "BioCarta",
-    "pid": "PID",
-    "netpath": "NetPath",
-    "smpdb": "SMPDB",
-    "humancyc": "HumanCyc",
-    "mousecyc": "MouseCyc",
-    "yeastcyc": "YeastCyc",
-    "pharmgkb": "PharmGKB",
-}
 
 SYNTH_Q_FIELDS = frozenset(
     {spec[1] for spec in gene_intents.ID_SOURCES.values()}
