@@ -5,6 +5,7 @@
     python evals/eval_lm.py --mode ft --model models/weights/ft-qwen0.5b.gguf --split test
     python evals/eval_lm.py --mode rag --pairs data/docs/example_pairs.jsonl
     python evals/eval_lm.py --mode ft --devset evals/devset/real_phrasing.jsonl   # or --split real
+    python evals/eval_lm.py --mode ft --split holdout   # evals/devset/real_phrasing_holdout.jsonl
     python evals/eval_lm.py --compare evals/results/*
     python evals/eval_lm.py --compare evals/results/*-test/ --write README.md
 
@@ -13,7 +14,8 @@ the same retrieval, prompts, grammar, retry and execution as the page), the mode
 scored against the reference with :mod:`assistant.metrics`, and both queries are run on the
 embedded store (``--store-path``) for execution accuracy.
 
-``--devset FILE`` (``--split real``: evals/devset/real_phrasing.jsonl) evaluates the hand-written
+``--devset FILE`` (``--split real``: evals/devset/real_phrasing.jsonl; ``--split holdout``: its
+held-out companion real_phrasing_holdout.jsonl) evaluates the hand-written
 real-phrasing development set instead: each question goes through the same pipeline, and the
 answer is scored by **answer accuracy** (:func:`assistant.metrics.answer_score`): the hits the
 pipeline returned satisfy the item's gold (top gene, genes among the hits, hit count) and the
@@ -79,6 +81,9 @@ SUMMARY_MD = "summary.md"
 SUMMARY_PNG = "summary.png"
 DEVSET_PATH = ROOT / "evals" / "devset" / "real_phrasing.jsonl"
 """The real-phrasing development set (``--split real``)."""
+HOLDOUT_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout.jsonl"
+"""Its held-out companion (``--split holdout``), written after the first set was tuned against."""
+DEVSET_SPLITS = {"real": DEVSET_PATH, "holdout": HOLDOUT_PATH}
 IDENTITY = ("model", "mode", "grammar", "retry", "split", "source", "k_pairs", "k_fields", "k_docs")
 """What a resumed run must share with the responses already in its folder."""
 
@@ -820,7 +825,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--devset",
         type=Path,
         help="Evaluate this development set by answer accuracy (--split real: "
-        "evals/devset/real_phrasing.jsonl).",
+        "evals/devset/real_phrasing.jsonl; --split holdout: real_phrasing_holdout.jsonl).",
     )
     ap.add_argument("--limit", type=int, help="Evaluate only the first N items.")
     ap.add_argument("--out", type=Path, help="Run folder (default evals/results/<run name>).")
@@ -866,9 +871,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     mode = settings.mode
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    devset = args.devset or (DEVSET_PATH if args.split == "real" else None)
+    devset = args.devset or DEVSET_SPLITS.get(args.split)
     if devset is not None and args.pairs is not None:
-        raise ConfigError("--devset (or --split real) and --pairs exclude each other")
+        raise ConfigError("--devset (or --split real/holdout) and --pairs exclude each other")
     if devset is not None:
         all_pairs, source = load_devset(devset), _relative(devset)
         split = Path(devset).stem
