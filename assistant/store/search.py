@@ -432,7 +432,9 @@ class Searcher:
             elif kind == "number":
                 try:
                     num = float(value)
-                except ValueError:
+                except ValueError:  # `retired` also holds retired Ensembl ids (build.write_store)
+                    for g in self.kw_lookup((path,), value):
+                        out[g] = max(out.get(g, 0.0), 1.5)
                     continue
                 for (g,) in self.con.execute(
                     "SELECT gene FROM num WHERE field=? AND value=?", (path, num)
