@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="Retry once, with the validation errors in the prompt, when a generated "
         "query fails validation.",
     )
+    critic: bool = Field(
+        True,
+        description="Check the model's query against the question before it runs and repair "
+        "what the question settles (species, units, fields, paging, scopes; assistant/critic.py).",
+    )
     use_grammar: bool = Field(
         True,
         description="Constrain the model's query line with the GBNF grammar "

@@ -242,6 +242,8 @@ class PageService:
                     retry = bool(event.data["errors"]) and event.data["attempt"] == 1
                     written = ""
                     yield {"status": STAGES["retry" if retry else "generated"]}
+                elif event.stage == "criticised" and event.data["fixes"]:
+                    yield {"query": event.data["query"]}
                 elif event.stage == "executed":
                     yield {"status": STAGES["executed"], "total": event.data["total"]}
                 elif event.stage == "answer":

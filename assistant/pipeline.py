@@ -28,6 +28,7 @@ from typing import Any
 
 from .backends import Backend, BackendError, Result, get_backend
 from .config import Settings
+from .critic import critique
 from .errors import AssistantError, QueryError
 from .prompts import (
     Retrieved,
@@ -59,8 +60,10 @@ class Answer:
 
     ``status``: ``ok``, ``no_hits``, ``ambiguous``, ``invalid`` (no valid query after the
     retry), ``error`` (the API refused or failed) or ``rejected`` (the input is not a question).
-    ``recovered_from``: the model's query, when it found nothing and ``query`` (and the hits)
-    are a correction of it (:mod:`assistant.recover`: a term copied wrong from the question, the
+    ``model_query``: the query the model wrote, when the critic (:mod:`assistant.critic`)
+    repaired it before it ran; ``critic``: what the critic changed, said plainly.
+    ``recovered_from``: the query that ran first, when it found nothing and ``query`` (and the
+    hits) are a correction of it (:mod:`assistant.recover`: a term copied wrong from the question, the
     taxid the question names, or symbol/alias/name/type terms searched in all fields).
     ``timings`` are seconds per stage (retrieve, generate, execute, summarize, total);
     ``tokens`` the prompt and completion tokens of every generation together. ``fallback``:
@@ -86,6 +89,8 @@ class Answer:
     notfound: list[str] = field(default_factory=list)
     sent: str | None = None
     recovered_from: str | None = None
+    model_query: str | None = None
+    critic: list[str] = field(default_factory=list)
     url: str | None = None
     backend: str = ""
     fallback: str | None = None
@@ -116,6 +121,8 @@ class Answer:
             "status": self.status,
             "url": self.url,
             "recovered_from": self.recovered_from,
+            "model_query": self.model_query,
+            "critic": self.critic,
             "fallback": self.fallback,
             "tokens": self.tokens,
         }
@@ -136,7 +143,7 @@ class Answer:
 @dataclass
 class Event:
     """One step of :meth:`Assistant.stream`: ``stage`` is ``retrieved``, ``token``,
-    ``generated``, ``executed`` or ``answer``; ``data`` what it produced (for ``answer``, the
+    ``generated``, ``criticised``, ``executed`` or ``answer``; ``data`` what it produced (for ``answer``, the
     :class:`Answer`)."""
 
     stage: str
@@ -376,6 +383,18 @@ class Assistant:
             ans.timings["total"] = time.perf_counter() - t_start
             yield Event("answer", ans)
             return
+        if self.settings.critic:
+            checked = critique(text, query)
+            if checked.changed:
+                ans.model_query = ans.query
+                ans.critic = [f"{fix.rule}: {fix.note}" for fix in checked.fixes]
+                query = checked.query
+                ans.query = query.to_text()
+                ans.notes.append(
+                    "the critic changed the model's query: "
+                    + "; ".join(fix.note for fix in checked.fixes)
+                )
+            yield Event("criticised", {"query": ans.query, "fixes": ans.critic})
         yield from self._execute(text, query, ans, t_start)
 
     def run_query(self, text: Any, question: str = "", mode: str | None = None) -> Answer:

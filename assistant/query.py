@@ -791,6 +791,16 @@ def relax_query(query: Query) -> Query | None:
     return Query(query.endpoint, query.method, relaxed, query.gene_id, dict(query.params))
 
 
+def render_lucene(tree) -> str:
+    """The text of a (possibly edited) luqum tree, written the way :func:`canonical_q` writes
+    it but with values as given: one space around operators whatever the tree's whitespace.
+
+    >>> render_lucene(parse_lucene("symbol:cdk2   AND  taxid:9606"))
+    'symbol:cdk2 AND taxid:9606'
+    """
+    return _render(tree, load_fields(), lower=False)
+
+
 def _field_name(name: str, fields: FieldSchema) -> str:
     if fields.is_path(name) or name in ("_exists_", "_missing_"):
         return name

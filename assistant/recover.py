@@ -7,9 +7,12 @@ matches nothing (or a POST leaves terms not found), :func:`alternatives` propose
 with
 
 1. a term that is not in the question replaced by the question's one closest word (at most two
-   edits, a third of the word);
+   edits, a third of the word; words of a phrase too);
 2. the species the question names by taxid;
-3. its symbol/alias/name/type terms searched in all fields (:func:`assistant.query.relax_query`).
+3. a ``symbol:`` term searched as an alias (``symbol:p21`` → ``alias:p21``: the genes people
+   call p21), then as a prefix (``symbol:sox9`` → ``symbol:sox9*``: zebrafish sox9a, sox9b);
+4. a batch's symbols searched as aliases too (``scopes=symbol`` → ``symbol,alias``);
+5. its symbol/alias/name/type terms searched in all fields (:func:`assistant.query.relax_query`).
 
 :func:`recover` runs them in turn and keeps the first that finds more; the pipeline's answer says
 what was changed; a query someone typed or edited runs as written. Nothing here invents a term: a
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .backends import Result
-from .query import INTERVAL_RE, Query, parse_lucene, relax_query
+from .query import INTERVAL_RE, Query, parse_lucene, relax_query, render_lucene
 from .schema import load_api
 
 _QUESTION_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -74,6 +77,10 @@ def alternatives(question: str, query: Query) -> list[tuple[Query, str]]:
     species = species_from_question(question, query)
     if species is not None:
         out.append(species)
+    out.extend(symbol_alternatives(query))
+    scopes = wider_scopes(query)
+    if scopes is not None:
+        out.append(scopes)
     wider = relax_query(query)
     if wider is not None:
         out.append((wider, f"searching all fields for {wider.q} instead"))
@@ -142,12 +149,18 @@ def fix_copied_terms(question: str, query: Query) -> tuple[Query, str] | None:
     if tree is None:
         return None
     words = [w for w in _words(tree) if not any(c in w.value for c in "*?\\")]
-    swaps = _swaps([w.value for w in words], tokens)
+    phrases = _phrases(tree)
+    inner = [p for ph in phrases for p in _QUESTION_TOKEN.findall(ph.value)]
+    swaps = _swaps([w.value for w in words] + inner, tokens)
     if not swaps:
         return None
     for w in words:
         if w.value.lower() in swaps:
             w.value = swaps[w.value.lower()]
+    for ph in phrases:
+        ph.value = _QUESTION_TOKEN.sub(
+            lambda m: swaps.get(m.group(0).lower(), m.group(0)), ph.value
+        )
     return replace(query, q=str(tree).strip()), _note(swaps)
 
 
@@ -158,6 +171,15 @@ def _words(node) -> list:
     if type(node) is t.Word:
         return [node]
     return [w for child in node.children for w in _words(child)]
+
+
+def _phrases(node) -> list:
+    """The phrases (luqum ``Phrase`` nodes, quotes included in their value) of a query tree."""
+    from luqum import tree as t
+
+    if isinstance(node, t.Phrase):
+        return [node]
+    return [p for child in node.children for p in _phrases(child)]
 
 
 def _swaps(terms: list[str], tokens: dict[str, str]) -> dict[str, str]:
@@ -174,6 +196,69 @@ def _swaps(terms: list[str], tokens: dict[str, str]) -> dict[str, str]:
 
 def _note(swaps: dict[str, str]) -> str:
     return "; ".join(f"{old} is not in the question but {new} is" for old, new in swaps.items())
+
+
+# --- 3. symbols as aliases and prefixes; batches with aliases ---------------------------------------
+
+
+def symbol_alternatives(query: Query) -> list[tuple[Query, str]]:
+    """``query`` with its ``symbol:`` terms searched as aliases, then as prefixes (a GET query
+    with plain symbol terms; none otherwise).
+
+    >>> from assistant.query import parse_query
+    >>> [a.q for a, _ in symbol_alternatives(parse_query("q=symbol:sox9&species=zebrafish"))]
+    ['alias:sox9', 'symbol:sox9*']
+    """
+    from luqum import tree as t
+
+    q = (query.q or "").strip()
+    if query.endpoint != "query" or query.method != "GET" or not q or INTERVAL_RE.match(q):
+        return []
+    out = []
+    for kind in ("alias", "prefix"):
+        tree = parse_lucene(q)
+        if tree is None:
+            return []
+        changed = []
+        for node in _fielded(tree):
+            if node.name != "symbol" or type(node.expr) is not t.Word:
+                continue
+            value = node.expr.value
+            if any(c in value for c in "*?\\"):
+                continue
+            if kind == "alias":
+                node.name = "alias"
+                changed.append(f"alias:{value}")
+            elif len(value) >= 3:
+                node.expr = t.Word(value + "*")
+                changed.append(f"symbol:{value}*")
+        if changed:
+            why = (
+                f"searching {', '.join(changed)}: the name may be an alias"
+                if kind == "alias"
+                else f"searching {', '.join(changed)}: symbols that start with it"
+            )
+            out.append((replace(query, q=render_lucene(tree)), why))
+    return out
+
+
+def _fielded(node) -> list:
+    from luqum import tree as t
+
+    if isinstance(node, t.SearchField):
+        return [node]
+    return [f for child in node.children for f in _fielded(child)]
+
+
+def wider_scopes(query: Query) -> tuple[Query, str] | None:
+    """A batch searched in ``symbol`` only, searched in symbol and alias."""
+    if query.method != "POST" or query.endpoint != "query":
+        return None
+    scopes = [s.strip() for s in query.params.get("scopes", "").split(",") if s.strip()]
+    if scopes != ["symbol"]:
+        return None
+    params = {**query.params, "scopes": "symbol,alias"}
+    return replace(query, params=params), "searching the batch's terms as aliases too"
 
 
 # --- 2. the species the question names --------------------------------------------------------------

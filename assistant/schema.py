@@ -34,6 +34,8 @@ class ApiSpec:
     parameters: dict[str, dict]
     limits: dict[str, int]
     aliases: dict[str, str] = field(default_factory=dict)
+    species_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The words that name each species in a question (``murine``, ``C. elegans``)."""
 
     def taxid(self, name: str) -> int | None:
         """The taxid for a common name or a numeric string, or None when unknown."""
@@ -71,6 +73,7 @@ def load_api(path: Path = API_PATH) -> ApiSpec:
         parameters=raw["parameters"],
         limits=raw["limits"],
         aliases=aliases,
+        species_words={name: tuple(words) for name, words in raw.get("species_words", {}).items()},
     )
 
 
@@ -119,6 +122,10 @@ class FieldSpec:
     indexed: bool
     description: str
     searched_by_default: bool = False
+    mentions: tuple[str, ...] = ()
+    """How people name the field in a question (``transcript``, ``hg19``, ``protein coding``)."""
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """A field with a fixed set of values: each value and the words that name it."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +235,8 @@ def load_fields(path: Path = FIELDS_PATH) -> FieldSchema:
                 indexed=spec["indexed"],
                 description=spec["description"],
                 searched_by_default=spec.get("searched_by_default", False),
+                mentions=tuple(spec.get("mentions", ())),
+                values={v: tuple(w) for v, w in spec.get("values", {}).items()},
             )
             for name, spec in raw.items()
         }

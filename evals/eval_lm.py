@@ -363,6 +363,8 @@ def evaluate_dev_item(bot, item: DevItem, mode: str) -> dict[str, Any]:
         "query": ans.query,
         "sent": ans.sent,
         "recovered_from": ans.recovered_from,
+        "model_query": ans.model_query,
+        "critic": ans.critic,
         "answer": ans.answer,
         "timings": {k: round(v, 4) for k, v in ans.timings.items()},
         "tokens": dict(ans.tokens),
@@ -378,8 +380,8 @@ def score_dev_row(
 ) -> dict[str, Any]:
     """Score a development-set row in place: ``scores.answer`` on the query the pipeline ran
     (``sent``; its execution ``final`` when the pipeline gives it, else it runs here),
-    ``scores.answer_own`` on the model's own query (``recovered_from`` when the pipeline
-    corrected it, else the same), ``gold`` and ``fields`` of the answer, and ``why`` it missed."""
+    ``scores.answer_own`` on the model's own query (``model_query`` when the critic repaired
+    it, else ``recovered_from`` when the pipeline corrected it, else the same), ``gold`` and ``fields`` of the answer, and ``why`` it missed."""
     from assistant.pipeline import with_answer_fields
     from assistant.query import parse_query
 
@@ -387,7 +389,7 @@ def score_dev_row(
     sent = parse_query(row["sent"]) if answered else None
     if sent is not None and final is None:
         final = run_all_hits(backend, sent)
-    own_text = row.get("recovered_from")
+    own_text = row.get("model_query") or row.get("recovered_from")
     own, own_run = sent, final
     if own_text:
         own = with_answer_fields(parse_query(own_text))[0]

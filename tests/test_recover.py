@@ -59,6 +59,8 @@ def test_alternatives_come_most_specific_first():
     assert notes == [
         "ckd2 is not in the question but Cdk2 is",
         "the question names taxid 10116 (rat), not mouse",
+        "searching alias:ckd2: the name may be an alias",
+        "searching symbol:ckd2*: symbols that start with it",
         "searching all fields for ckd2 instead",
     ]
 

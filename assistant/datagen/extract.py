@@ -53,15 +53,8 @@ MAX_TERMS = 10
 """Longer ``q`` values and POSTs with more terms or ids make poor training examples."""
 
 SPECIES_WORDS = {
-    "human": ("human", "humans", "homo sapiens", "h. sapiens", "9606"),
-    "mouse": ("mouse", "mice", "murine", "mus musculus", "m. musculus", "10090"),
-    "rat": ("rat", "rats", "rattus norvegicus", "r. norvegicus", "10116"),
-    "fruitfly": ("fruit fly", "fruitfly", "fly", "flies", "drosophila", "7227"),
-    "nematode": ("nematode", "worm", "worms", "c. elegans", "caenorhabditis elegans", "6239"),
-    "zebrafish": ("zebrafish", "zebra fish", "danio rerio", "d. rerio", "7955"),
-    "thale-cress": ("thale cress", "thale-cress", "arabidopsis", "a. thaliana", "3702"),
-    "frog": ("frog", "xenopus", "x. tropicalis", "8364"),
-    "pig": ("pig", "pigs", "porcine", "swine", "sus scrofa", "9823"),
+    name: (*words, str(load_api().species[name]))
+    for name, words in load_api().species_words.items()
 }
 """Words that name each species the API knows (any one of them counts as naming it)."""
 

@@ -1,0 +1,255 @@
+"""The query critic (assistant/critic.py): each rule repairs what the question settles and the
+model's query gets wrong, leaves a query that agrees alone, and says what it changed; the
+pipeline runs it on the model's queries only and shows it in the trace."""
+
+from __future__ import annotations
+
+import pytest
+from scripted import ScriptedModel
+
+from assistant.backends import EmbeddedBackend
+from assistant.config import Settings
+from assistant.critic import critique, fields_named, interval_in, species_named
+from assistant.pipeline import Assistant
+from assistant.query import parse_query, validate
+
+
+def fix(question: str, line: str) -> tuple[str, list[str]]:
+    c = critique(question, parse_query(line))
+    assert not validate(c.query), c.query  # a repair is always a valid query
+    return c.query.to_text(), [f.rule for f in c.fixes]
+
+
+# --- reading the question ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question, interval",
+    [
+        ("Which human genes lie between 12.5 and 13 Mb on chromosome 1?", ("1", 12500000, 13000000)),
+        ("genes on human chr17 from 7.66 to 7.69 Mb", ("17", 7660000, 7690000)),
+        ("list genes within 100 kb window chr7:117,480,000-117,580,000", ("7", 117480000, 117580000)),
+        ("human genes in the 500 kb from 43.0 Mb to 43.5 Mb of chr17", ("17", 43000000, 43500000)),
+        ("genes at chrX:67.5-67.8Mb (human)", ("X", 67500000, 67800000)),
+        ("genes between 250 kb and 400 kb of chromosome 2", ("2", 250000, 400000)),
+        ("Which genes are in the first megabase of human chromosome 1?", ("1", 1, 1000000)),
+        ("genes between 3 and 5 on chromosome 2", None),  # no unit, small numbers: not bases
+        ("what does CDK2 do?", None),
+    ],
+)  # fmt: skip
+def test_intervals_are_read_with_their_units(question, interval):
+    assert interval_in(question) == interval
+
+
+def test_species_are_read_from_the_words_the_api_describes():
+    assert species_named("the murine Sox2 and the C. elegans sox-2") == ["mouse", "nematode"]
+    assert species_named("huamn BRCA1 please") == ["human"]  # one edit off
+    assert species_named("zebrafsh gene sox9") == ["zebrafish"]
+    assert species_named("a gene for taxid 10116") == ["rat"]
+    assert species_named("what is CDK2?") == []
+
+
+def test_fields_are_read_through_the_field_schema():
+    assert fields_named("Retrieve the symbol, Entrez gene ID, and Ensembl gene ID of BRCA2") == [
+        "symbol", "entrezgene", "ensembl.gene"
+    ]  # fmt: skip
+    assert fields_named("ensmbl transcrpt ids of MYC") == ["ensembl.transcript"]  # typos
+    assert fields_named("is GAPDH protien coding?") == ["type_of_gene"]
+    assert "genomic_pos_hg19" in fields_named("the GRCh37 location of CFTR")
+    assert "genomic_pos" in fields_named("both the GRCh38 and the GRCh37 location")
+    assert fields_named("let's go") == []  # "GO" is only the ontology written in capitals
+
+
+# --- the rules --------------------------------------------------------------------------------
+
+
+def test_units_are_normalized_and_the_old_assembly_keeps_its_prefix():
+    q, rules = fix(
+        "genes on human chr17 from 7.66 to 7.69 Mb", "/v3/query?q=chr17:766000-769000&species=human"
+    )
+    assert q.startswith("/v3/query?q=chr17:7660000-7690000&") and rules[0] == "interval"
+    q, _ = fix(
+        "hg19 chr17 41.19-41.28 Mb genes",
+        "/v3/query?q=chr17:4119000-4128000&fields=symbol&species=human",
+    )
+    assert "q=hg19.chr17:41190000-41280000" in q
+    q, _ = fix(
+        "In GRCh37/hg19 coordinates, which genes are in chr12:56,360,000-56,370,000?",
+        "/v3/query?q=chr12:56360000-56370000&fields=symbol",
+    )
+    assert "q=hg19.chr12:56360000-56370000" in q
+    q, rules = fix(  # right as written: nothing to repair
+        "genes in chr7:117,480,000-117,580,000, human",
+        "/v3/query?q=chr7:117480000-117580000&fields=symbol&species=human",
+    )
+    assert "interval" not in rules
+
+
+def test_a_bare_chromosome_is_a_chromosome_or_the_question_s_interval():
+    q, _ = fix("human genes on chromosome 21", "/v3/query?q=chr21&species=human")
+    assert "q=genomic_pos.chr:21" in q
+    q, _ = fix(
+        "Which genes are in the first megabase of human chromosome 1?",
+        "/v3/query?q=genomic_pos.chr:1&fields=symbol&species=human",
+    )
+    assert "q=chr1:1-1000000" in q
+
+
+def test_the_species_the_question_names_is_added_or_replaces_another():
+    q, rules = fix("human Trp53 - official symbol?", "/v3/query?q=symbol:trp53&fields=symbol")
+    assert "species=human" in q and rules == ["species"]
+    q, _ = fix("arabidopsis FLC gene summary", "/v3/query?q=symbol:flc&species=fruitfly")
+    assert "species=thale-cress" in q
+    q, _ = fix("How many genes have the alias p53 across all species?",
+               "/v3/query?q=alias:p53&species=human&size=0")  # fmt: skip
+    assert "species" not in q
+    # the query's species is one the question names: it stands (an ortholog question)
+    q, rules = fix("worm ortholog of human CDK2?", "/v3/query?q=symbol:cdk-2&species=nematode")
+    assert "species=nematode" in q and "species" not in rules
+    _, rules = fix("what does CDK2 do?", "/v3/query?q=symbol:cdk2&species=human")
+    assert rules == ["fields"]  # no species named: the model's choice stands
+
+
+def test_field_words_add_their_families_and_replace_a_sibling():
+    q, _ = fix("Retrieve the Ensembl transcript IDs of the human gene TP53.",
+               "/v3/query?q=symbol:tp53&fields=ensembl.gene,symbol&species=human")  # fmt: skip
+    assert "fields=ensembl.transcript,symbol" in q  # the sibling the question did not ask for
+    q, _ = fix("is XIST a protein-coding gene?", "/v3/query?q=symbol:xist&fields=symbol,uniprot")
+    assert "type_of_gene" in q.split("fields=")[1]
+    q, _ = fix("dump everything you have on human CDK2", "/v3/query?q=symbol:cdk2&species=human")
+    assert "fields=all" in q
+    _, rules = fix("How many human genes are on chromosome 21?",
+                   "/v3/query?q=genomic_pos.chr:21&species=human&size=0")  # fmt: skip
+    assert "fields" not in rules  # a count returns no fields
+
+
+def test_a_count_is_only_a_count_when_the_question_asks_how_many():
+    q, rules = fix("CDK2 in all species", "/v3/query?q=symbol:cdk2&size=0&facets=taxid")
+    assert "size" not in q and "facets" not in q and "count" in rules
+    _, rules = fix("How many human genes are on chrMT?",
+                   "/v3/query?q=genomic_pos.chr:MT&species=human&size=0")  # fmt: skip
+    assert "count" not in rules
+
+
+def test_paging_follows_the_question():
+    q, _ = fix("Human genes starting with KRT: show me the second page of 20.",
+               "/v3/query?q=symbol:krt*&species=human&size=20")  # fmt: skip
+    assert "size=20" in q and "from=20" in q
+    q, _ = fix("third page (10 per page) of human genes on chromosome 21",
+               "/v3/query?q=genomic_pos.chr:21&species=human&size=10&from=1000")  # fmt: skip
+    assert "size=10" in q and "from=20" in q
+    q, _ = fix("List human CDK genes in pages of 20, first page please",
+               "/v3/query?q=symbol:cdk*&species=human&size=20&from=0")  # fmt: skip
+    assert "from=" not in q or "from=0" in q
+    q, _ = fix("which human genes have symbols starting with mir, skipping the first 50",
+               "/v3/query?q=symbol:mir*&species=human&size=0")  # fmt: skip
+    assert "from=50" in q and "size=0" not in q
+    q, _ = fix("the top 5 human kinases", "/v3/query?q=name:kinase&species=human")
+    assert "size=5" in q
+
+
+def test_sorting_follows_the_question():
+    q, _ = fix("the 5 human CDK genes with the highest Entrez IDs",
+               "/v3/query?q=symbol:cdk*&species=human&size=5")  # fmt: skip
+    assert "sort=-entrezgene" in q
+    q, _ = fix("mouse Hox genes sorted alphabetically, top 15",
+               "/v3/query?q=symbol:hox*&species=mouse&size=15&sort=name")  # fmt: skip
+    assert "sort=symbol" in q
+
+
+def test_a_family_of_symbols_is_a_prefix_search():
+    q, _ = fix("all human genes starting with HOXA", "/v3/query?q=hoxa&species=human")
+    assert "q=symbol:hoxa*" in q
+    q, _ = fix("How many mouse Olfr genes are there?", "/v3/query?q=olfr&species=mouse&size=0")
+    assert "q=symbol:olfr*" in q
+    q, _ = fix("human HOX genes that are not pseudogenes",
+               "/v3/query?q=hox NOT pseudo&species=human")  # fmt: skip
+    assert "q=symbol:hox* NOT type_of_gene:pseudo" in q
+    _, rules = fix("human kinase genes on chromosome 12",
+                   "/v3/query?q=kinase AND genomic_pos.chr:12&species=human")  # fmt: skip
+    assert "wildcard" not in rules  # a word, not a symbol family
+    _, rules = fix("human genes whose symbol begins with CDK",
+                   "/v3/query?q=symbol:cdk*&species=human")  # fmt: skip
+    assert "wildcard" not in rules
+
+
+def test_ids_go_to_their_own_field():
+    q, _ = fix("Which gene does the transcript ENST00000269305 belong to?",
+               "/v3/query?q=ensembl.gene:enst00000269305&fields=symbol")  # fmt: skip
+    assert "q=ensembl.transcript:enst00000269305" in q
+    q, _ = fix("refseq.rna of 7157", "/v3/query?q=refseq:7157&fields=refseq.rna")
+    assert "q=entrezgene:7157" in q
+    q, _ = fix("How many human genes are in the WikiPathways cell cycle pathway WP179?",
+               '/v3/query?q=pathway.wikipathways.name:"cell cycle pathway wp179"&size=0')  # fmt: skip
+    assert "q=pathway.wikipathways.id:WP179" in q
+
+
+def test_symbols_are_terms_and_gene_types_are_types():
+    q, _ = fix("What is gene of mouse which name is Sox2?",
+               '/v3/query?q=name:"sox2"&fields=symbol&species=mouse')  # fmt: skip
+    assert "q=sox2&" in q
+    q, _ = fix(
+        "Sept7 was renamed, what's the human symbol now?", '/v3/query?q="sept7"&species=human'
+    )
+    assert "q=sept7&" in q
+    _, rules = fix("genes with 'tumor suppressor' in the name",
+                   '/v3/query?q=name:"tumor suppressor"')  # fmt: skip
+    assert "phrases" not in rules  # a phrase of words stays a phrase
+    q, _ = fix("snoRNA genes on human chromosome 15, count only",
+               "/v3/query?q=symbol:snorna AND genomic_pos.chr:15&species=human&size=0")  # fmt: skip
+    assert "q=type_of_gene:snoRNA AND genomic_pos.chr:15" in q
+    q, _ = fix("human kinases on chromosome 12",
+               "/v3/query?q=type_of_gene:kinase AND genomic_pos.chr:12&species=human")  # fmt: skip
+    assert "q=name:kinase AND genomic_pos.chr:12" in q
+    q, _ = fix("how many genes does the store have for zebrafish?",
+               "/v3/query?q=type_of_gene:zebrafish&species=zebrafish&size=0")  # fmt: skip
+    assert "q=taxid:7955" in q
+
+
+def test_a_batch_without_scopes_gets_the_scopes_its_terms_need():
+    q, _ = fix("ids for CDK2, 672 and ENSG00000141510", "POST /v3/query q=CDK2,672,ENSG00000141510")
+    assert "scopes=symbol,alias,entrezgene,ensembl.gene" in q
+    _, rules = fix("ids for CDK2", "POST /v3/query q=CDK2&scopes=symbol")
+    assert "scopes" not in rules
+
+
+def test_a_query_that_agrees_with_its_question_is_left_alone():
+    for question, line in [
+        ("what is the Entrez id of human CDK2?",
+         "/v3/query?q=symbol:cdk2&species=human&fields=entrezgene"),
+        ("/v3/gene/1017", "/v3/gene/1017"),
+        ("GO terms of mouse Trp53", "/v3/query?q=symbol:trp53&species=mouse&fields=go"),
+    ]:  # fmt: skip
+        c = critique(question, parse_query(line))
+        assert not c.changed, c.fixes
+
+
+# --- in the pipeline ----------------------------------------------------------------------------
+
+
+def _ask(store, question: str, line: str, **settings):
+    s = Settings(model="scripted", **settings)
+    backend = EmbeddedBackend(s, store=store)
+    return Assistant(s, model=ScriptedModel([line]), backend=backend).answer(question, mode="ft")
+
+
+def test_the_pipeline_runs_the_repaired_query_and_shows_the_repair(tiny_store):
+    line = "/v3/query?q=symbol:cdk2&fields=symbol"
+    a = _ask(tiny_store, "where is the human CDK2 gene?", line)
+    assert a.model_query == line and a.raw_output == line
+    assert a.query == "/v3/query?q=symbol:cdk2&fields=symbol,genomic_pos&species=human"
+    assert a.critic == [
+        "species: the question is about human genes", "fields: the question asks for genomic_pos"
+    ]  # fmt: skip
+    assert any(n.startswith("the critic changed the model's query") for n in a.notes)
+    assert a.hits[0]["symbol"] == "CDK2" and "genomic_pos" in a.hits[0]
+    assert a.to_json()["model_query"] == line
+    off = _ask(tiny_store, "where is the human CDK2 gene?", line, critic=False)
+    assert off.model_query is None and off.critic == [] and off.query == line
+
+
+def test_a_query_someone_wrote_is_never_criticised(tiny_store):
+    s = Settings(model="scripted")
+    bot = Assistant(s, model=ScriptedModel([]), backend=EmbeddedBackend(s, store=tiny_store))
+    a = bot.run_query("/v3/query?q=symbol:cdk2&fields=symbol", question="where is human CDK2?")
+    assert a.critic == [] and a.query == "/v3/query?q=symbol:cdk2&fields=symbol"
