@@ -23,6 +23,7 @@ and the answer's notes; a query someone typed or edited is never criticised.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,13 @@ _SKIP = re.compile(
     r"(?:the\s+)?first\s+(\d{1,5})\b",
     re.I,
 )
+_SORT_BY = re.compile(
+    r"\b(?:sort(?:ed)?|order(?:ed)?|rank(?:ed)?)\b[^.;?!]{0,40}?\bby\s+(?:their\s+|the\s+)?"
+    r"([\w ]{2,30}?)(?=\s*(?:$|[,.;?!)]|\b(?:first|top|then|and|please|ascending|descending)\b))",
+    re.I,
+)
+SORTABLE = ("symbol", "name", "entrezgene", "taxid", "type_of_gene", "genomic_pos")
+"""Fields "sorted by …" may name (the store sorts on their values)."""
 _ALPHA = re.compile(r"\b(?:alphabetical(?:ly)?|a-z|a to z|sorted by (?:symbol|name))\b", re.I)
 _EXTREME = re.compile(
     r"\b(highest|largest|biggest|greatest|newest|most recent|lowest|smallest|oldest)\s+"
@@ -94,6 +102,10 @@ _EVERYTHING = re.compile(
     r"full (?:record|annotation|entry)|whole (?:record|entry)|complete (?:record|annotation))\b",
     re.I,
 )
+_CALLED = re.compile(
+    r"\b(?:called|known as|aka|a\.k\.a\.|alias|symbol)\s+[\"'“‘]?([A-Za-z][\w.-]*)", re.I
+)
+"""A word the question calls a gene's symbol or alias (``the fly gene called "dpp"``)."""
 _SYMBOLISH = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9][A-Za-z0-9.-]*$|^[A-Z][A-Z0-9-]+$")
 """A token that reads as a gene symbol (has a digit, or is written in capitals)."""
 
@@ -128,27 +140,97 @@ class Fix:
 
 @dataclass
 class Critique:
-    """The repaired ``query`` and the :class:`Fix` list (empty: the query agrees)."""
+    """The repaired ``query``, the :class:`Fix` list (empty: the query agrees) and
+    ``missing``: the question's gene terms the query does not search at all — no rule can
+    repair that, so the pipeline sends the query back to the model once with a note."""
 
     query: Query
     fixes: list[Fix] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.fixes)
 
 
-def critique(question: str, query: Query) -> Critique:
-    """Check ``query`` against ``question`` with every rule, in order; see the module doc."""
+@dataclass(frozen=True)
+class Context:
+    """What a rule may ask beyond the question and the query: ``count_symbols(prefix,
+    species)``, how many genes have a symbol starting with ``prefix`` (None: not known)."""
+
+    count_symbols: Callable[[str, str | None], int] | None = None
+
+
+def critique(
+    question: str, query: Query, count_symbols: Callable[[str, str | None], int] | None = None
+) -> Critique:
+    """Check ``query`` against ``question`` with every rule, in order; see the module doc.
+    ``count_symbols`` (see :class:`Context`) lets a family of symbols the question only
+    implies ("the HOX genes") be checked against the data before it becomes ``symbol:hox*``."""
     out = Critique(query)
     if query.endpoint not in ("query", "gene"):
         return out
+    ctx = Context(count_symbols)
     for rule in RULES:
-        result = rule(question, out.query)
+        result = rule(question, out.query, ctx)
         if result is not None:
             out.query, note = result
             out.fixes.append(Fix(rule.__name__.removeprefix("rule_"), note))
+    out.missing = missing_terms(question, out.query)
     return out
+
+
+_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]")
+_NOT_GENE = re.compile(
+    r"^(?:chr\w+|hg\d+|grch\d+|mm\d+|rn\d+|\d+(?:st|nd|rd|th|s)|\d+(?:\.\d+)?(?:mb|kb|bp)"
+    r"|[a-z]+\d*:\d+)$",
+    re.I,
+)
+COMMON_CAPITALS = ("DNA", "RNA", "ID", "IDS", "OK", "PLEASE", "NCBI", "API", "URL", "FYI", "ASAP")
+"""Words people write in capitals that are not genes (field and species words are excluded
+through the schema's mentions and the API's species words)."""
+
+
+def gene_terms(question: str) -> list[str]:
+    """The words of the question that read as gene symbols or ids (``CDK2``, ``p53``,
+    ``ENSG00000141510``), leaving out species, field words, assemblies and units.
+
+    >>> gene_terms("Where was EGFR in the old build (hg19)? Also its Entrez ID")
+    ['EGFR']
+    """
+    mention_words = {w for phrase in _field_phrases() for w in phrase}
+    mention_words |= {w.lower() for phrase in _field_phrases() for w in phrase}
+    species_words = {w for phrase in _species_phrases() for w in phrase}
+    out = []
+    for tok in _TERM.findall(question):
+        if tok[0].isdigit() or not _SYMBOLISH.match(tok) or _NOT_GENE.match(tok):
+            continue
+        if tok.upper() in COMMON_CAPITALS or tok in mention_words:
+            continue
+        if (
+            tok.lower() in species_words
+            or tok.lower() in mention_words
+            and not any(c.isdigit() for c in tok)
+        ):
+            continue
+        out.append(tok)
+    return list(dict.fromkeys(out))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def missing_terms(question: str, query: Query) -> list[str]:
+    """The question's :func:`gene_terms` when the query searches none of them (empty when it
+    searches one, or the question names none): the model wrote about another gene."""
+    terms = gene_terms(question)
+    if not terms or query.endpoint not in ("query", "gene"):
+        return []
+    searched = _squash(" ".join(filter(None, [query.q, query.gene_id, query.params.get("ids")])))
+    if not searched or any(_squash(t) in searched for t in terms):
+        return []
+    return terms
 
 
 def tokens(text: str) -> list[str]:
@@ -276,10 +358,10 @@ def _tree(query: Query):
 
 # --- the rules, in the order they run ----------------------------------------------------------------
 
-Rule = Callable[[str, Query], "tuple[Query, str] | None"]
+Rule = Callable[[str, Query, Context], "tuple[Query, str] | None"]
 
 
-def rule_ids(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_ids(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """An identifier searched in the field of another kind of identifier (``ensembl.gene:ENST…``)
     moves to its own field; a bare number in a text field (``refseq:7157``) is an Entrez id."""
     from luqum import tree as t
@@ -309,7 +391,7 @@ def rule_ids(question: str, query: Query) -> tuple[Query, str] | None:
     return replace(query, q=render_lucene(tree)), "; ".join(changes) + " (the id's own field)"
 
 
-def rule_phrases(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_phrases(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """A symbol written as a one-word phrase (``"cdc2"``, ``name:"sox2"``) is searched as a
     term, so an official symbol ranks above names that mention it."""
     from luqum import tree as t
@@ -319,10 +401,16 @@ def rule_phrases(question: str, query: Query) -> tuple[Query, str] | None:
         return None
     changed = []
 
+    called = {m.group(1).lower() for m in _CALLED.finditer(question)}
+
     def single(node) -> str | None:
         if isinstance(node, t.Phrase):
             inner = node.value.strip('"').strip()
-            if inner and " " not in inner and _SYMBOLISH.match(_as_written(question, inner)):
+            if (
+                inner
+                and " " not in inner
+                and (_SYMBOLISH.match(_as_written(question, inner)) or inner.lower() in called)
+            ):
                 return inner
         return None
 
@@ -402,7 +490,7 @@ def interval_in(question: str) -> tuple[str | None, int, int] | None:
     return None
 
 
-def rule_interval(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_interval(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """The interval the question names, in bases (``12.5 Mb`` is 12,500,000), on its assembly
     (``hg19.`` when the question says hg19/GRCh37); a bare ``chr21`` is a chromosome."""
     q = (query.q or "").strip()
@@ -418,6 +506,13 @@ def rule_interval(question: str, query: Query) -> tuple[Query, str] | None:
         if found:
             new_chrom = found[0] or chrom
             new_start, new_end = str(found[1]), str(found[2])
+        elif int(end.replace(",", "")) < 10_000 and not _in_question(question, end):
+            said = _CHROM.search(question)
+            if said:  # numbers the question never gave: the question asks for a chromosome
+                name = said.group(1).upper()
+                return replace(query, q=f"genomic_pos.chr:{name}"), (
+                    f"the question names chromosome {name}, not the interval {q}"
+                )
         new_asm = asm
         if asked_hg19 and not asm:
             new_asm = "hg19"
@@ -440,6 +535,12 @@ def rule_interval(question: str, query: Query) -> tuple[Query, str] | None:
     return None
 
 
+def _in_question(question: str, number: str) -> bool:
+    """``number`` (digits, maybe with commas) is written in the question, in any grouping."""
+    digits = number.replace(",", "")
+    return digits in re.sub(r"(?<=\d),(?=\d)", "", question)
+
+
 def _interval_words(q: str) -> str:
     m = INTERVAL_RE.match(q)
     assert m is not None
@@ -447,7 +548,35 @@ def _interval_words(q: str) -> str:
     return f"chr{m.group('chr')}:{int(m.group('start')):,}-{int(m.group('end')):,}{asm}"
 
 
-def rule_wildcard(question: str, query: Query) -> tuple[Query, str] | None:
+_ANYTHING = re.compile(r"\b(?:anything|any (?:field|term|word|text)|everything)\b", re.I)
+_DESCENDING = re.compile(r"\b(?:descending|desc|reverse(?:d)?|z to a|z-a)\b", re.I)
+FAMILY_MIN = 3
+"""Genes whose symbols start with a word before "genes" make it a family (HOX, Olfr, KRT)."""
+
+_EXAMPLE_LIST = re.compile(
+    r"([A-Za-z][A-Za-z0-9-]*\d[A-Za-z0-9-]*(?:\s*,\s*[A-Za-z][A-Za-z0-9-]*\d[A-Za-z0-9-]*)+)"
+    r"\s*,?\s*(?:\.\.\.|…|etc\b)"
+)
+
+
+def example_prefixes(question: str) -> list[str]:
+    """The common start of symbols listed as examples of a family ("H2BC1, H2BC3, ..." →
+    ``H2BC``; "unc-1, unc-2, etc." → ``unc-``), at least two characters.
+
+    >>> example_prefixes("human histone H2B genes (H2BC1, H2BC3 ...)")
+    ['H2BC']
+    """
+    out = []
+    for m in _EXAMPLE_LIST.finditer(question):
+        names = [n.strip() for n in m.group(1).split(",")]
+        prefix = os.path.commonprefix([n.lower() for n in names])
+        prefix = re.sub(r"\d+$", "", prefix) if len(set(names)) > 1 else prefix
+        if len(prefix) >= 2:
+            out.append(names[0][: len(prefix)])
+    return out
+
+
+def rule_wildcard(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """ "genes starting with KRT", "the HOX genes", "unc-1, unc-2, …": a family of symbols,
     searched as ``symbol:KRT*``, when the query wrote the prefix as a plain word."""
     from luqum import tree as t
@@ -455,13 +584,22 @@ def rule_wildcard(question: str, query: Query) -> tuple[Query, str] | None:
     tree = _tree(query)
     if tree is None:
         return None
-    prefixes = {m.group(1).lower().rstrip("-"): m.group(1) for m in _STARTS.finditer(question)}
+    prefixes = {
+        m.group(1).lower().rstrip("-"): m.group(1)
+        for m in _STARTS.finditer(question)
+        if not _ANYTHING.search(question[: m.start()])  # "anything starting with": all fields
+    }
+    species = query.params.get("species")
     for m in _FAMILY.finditer(question):
         word = m.group(1)
         if _SYMBOLISH.match(word) or (word[0].isupper() and m.start() > 0 and word[1:].islower()):
-            prefixes.setdefault(word.lower(), word)
+            # "the HOX genes" implies a family; "the GPCR genes" does not: ask the data
+            if ctx.count_symbols is None or ctx.count_symbols(word, species) >= FAMILY_MIN:
+                prefixes.setdefault(word.lower(), word)
     for m in _EXAMPLES.finditer(question):
         prefixes.setdefault(m.group(1).lower().rstrip("-"), m.group(1))
+    for prefix in example_prefixes(question):
+        prefixes.setdefault(prefix.lower().rstrip("-"), prefix)
     if not prefixes:
         return None
     dash = {p for p in prefixes if re.search(rf"\b{re.escape(p)}-\d", question, re.I)}
@@ -509,7 +647,7 @@ GENERIC_TERMS = ("gene", "genes", "locus", "loci")
 """Words that name no gene: a clause of a conjunction searching one of them is dropped."""
 
 
-def rule_types(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_types(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """Gene types as the field describes them: a plain ``pseudogenes`` (or ``symbol:snorna``)
     is ``type_of_gene:pseudo``; a ``type_of_gene:kinase`` that is no gene type is a name word;
     a species or ``gene`` searched as a term is no term (the species is a filter)."""
@@ -551,10 +689,15 @@ def rule_types(question: str, query: Query) -> tuple[Query, str] | None:
             if len(top) > 1:
                 drop.append(i)
                 changed.append(f"dropped {node} ({value} is not a gene term)")
-            elif low in named:
-                taxid = load_api().taxid(named[low])
+            elif (
+                low in named
+                or query.params.get("species", "").count(",") == 0
+                and (load_api().taxid(query.params.get("species", "")) is not None)
+            ):
+                species = named.get(low) or query.params["species"]
+                taxid = load_api().taxid(species)
                 top[i] = t.SearchField("taxid", t.Word(str(taxid)))
-                changed.append(f"{node} → taxid:{taxid} ({value} is a species)")
+                changed.append(f"{render_lucene(node)} → taxid:{taxid} (all {species} genes)")
     if drop:
         top = [n for i, n in enumerate(top) if i not in drop]
 
@@ -594,7 +737,7 @@ def _species_words(name: str) -> tuple[str, ...]:
     return (name, *load_api().species_words.get(name, ()))
 
 
-def rule_question_ids(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_question_ids(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """An identifier the question gives (``WP179``, ``ENST…``) that the query does not search
     takes the place of the query's term of the same family (or of its only term)."""
     from luqum import tree as t
@@ -636,7 +779,7 @@ def rule_question_ids(question: str, query: Query) -> tuple[Query, str] | None:
     return replace(query, q=new_q), f"the question gives {value}: {old} → {shape}:{value}"
 
 
-def rule_species(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_species(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """The species the question names in ``species`` (added, or put in place of another);
     none at all when it asks across species."""
     if query.endpoint != "query":
@@ -662,7 +805,7 @@ def rule_species(question: str, query: Query) -> tuple[Query, str] | None:
     return _with(query, species=named[0]), f"the question names {named[0]}, not {said}"
 
 
-def rule_count(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_count(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """``size=0`` only counts: a question that does not ask how many gets the genes."""
     if query.params.get("size") != "0" or _COUNT.search(question):
         return None
@@ -672,7 +815,7 @@ def rule_count(question: str, query: Query) -> tuple[Query, str] | None:
     return _with(query, **drop), "the question asks for genes, not a count"
 
 
-def rule_paging(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_paging(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """``size`` and ``from`` where the question puts them: "the second page of 20" is
     ``size=20&from=20``, "pages of 20, first page" only ``size=20``, "top 5" ``size=5``."""
     if query.endpoint != "query" or query.method != "GET" or _COUNT.search(question):
@@ -717,7 +860,7 @@ def rule_paging(question: str, query: Query) -> tuple[Query, str] | None:
     return _with(query, size=new_size, **{"from": new_from}), "paging as asked: " + ", ".join(note)
 
 
-def rule_sort(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_sort(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """ "alphabetically" sorts by symbol; "the highest Entrez ids" by ``-entrezgene``."""
     if query.endpoint != "query" or query.method != "GET":
         return None
@@ -727,12 +870,14 @@ def rule_sort(question: str, query: Query) -> tuple[Query, str] | None:
         desc = m.group(1).lower() in ("highest", "largest", "biggest", "greatest", "newest")
         desc = desc or m.group(1).lower() == "most recent"
         want = ("-" if desc else "") + "entrezgene"
-    elif _ALPHA.search(question):
-        want = (
-            "name"
-            if re.search(r"\bsorted by name\b|\bby (?:full )?name\b", question, re.I)
-            else "symbol"
-        )
+    elif _SORT_BY.search(question):
+        said = _SORT_BY.search(question).group(1)
+        named = [f for f in fields_named(said) if f in SORTABLE]
+        want = named[0] if named else None
+    if want is None and _ALPHA.search(question):
+        want = "name" if re.search(r"\bby (?:full )?name\b", question, re.I) else "symbol"
+    if want and not want.startswith("-") and _DESCENDING.search(question):
+        want = "-" + want
     if want is None or query.params.get("sort") == want:
         return None
     return _with(query, sort=want), f"sorted by {want.lstrip('-')}" + (
@@ -740,7 +885,7 @@ def rule_sort(question: str, query: Query) -> tuple[Query, str] | None:
     )
 
 
-def rule_scopes(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_scopes(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """A batch (POST) without ``scopes`` gets the fields its terms' shapes say (numbers:
     entrezgene; ENSG…: ensembl.gene; NM_…: refseq; symbols: symbol and alias)."""
     if query.method != "POST" or query.endpoint != "query" or query.params.get("scopes"):
@@ -764,7 +909,7 @@ def rule_scopes(question: str, query: Query) -> tuple[Query, str] | None:
     return _with(query, scopes=value), f"the batch's terms are searched in {value}"
 
 
-def rule_fields(question: str, query: Query) -> tuple[Query, str] | None:
+def rule_fields(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """The fields the question asks for (through the field schema's ``mentions``) are in
     ``fields``: added, or in place of a sibling of the same family the question did not ask
     for (``ensembl.gene`` → ``ensembl.transcript``); "everything" is ``fields=all``."""
@@ -812,7 +957,19 @@ def rule_fields(question: str, query: Query) -> tuple[Query, str] | None:
     return _with(query, fields=",".join(new)), "the question asks for " + ", ".join(missing)
 
 
+def rule_terms(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
+    """A query that searches none of the question's gene terms, because it copied one wrong
+    (``ckd2`` for CDK2), gets the question's closest word back (as
+    :func:`assistant.recover.fix_copied_terms` does after a query finds nothing)."""
+    from .recover import fix_copied_terms
+
+    if not missing_terms(question, query):
+        return None
+    return fix_copied_terms(question, query)
+
+
 RULES: tuple[Rule, ...] = (
+    rule_terms,
     rule_question_ids,
     rule_ids,
     rule_phrases,

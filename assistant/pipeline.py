@@ -205,6 +205,19 @@ def with_answer_fields(query: Query) -> tuple[Query, bool]:
     return replace(query, params=params), True
 
 
+def _attempt(gen, errors: list[str], **extra) -> dict[str, Any]:
+    """One generation in :attr:`Answer.attempts`: its text, errors and token counts."""
+    return {
+        "raw": gen.text,
+        "errors": errors,
+        **extra,
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": gen.completion_tokens,
+        "finish_reason": gen.finish_reason,
+        "timings": gen.timings,
+    }
+
+
 class Assistant:
     """The question → answer pipeline around one model, one retriever and one backend.
 
@@ -353,16 +366,7 @@ class Assistant:
             gen = yield from self._generate(messages, ans, tokens)
             raw = gen.text
             query, errors = self._check(raw)
-            ans.attempts.append(
-                {
-                    "raw": raw,
-                    "errors": errors,
-                    "prompt_tokens": gen.prompt_tokens,
-                    "completion_tokens": gen.completion_tokens,
-                    "finish_reason": gen.finish_reason,
-                    "timings": gen.timings,
-                }
-            )
+            ans.attempts.append(_attempt(gen, errors))
             ans.raw_output, ans.errors = raw, errors
             ans.query = query.to_text() if query is not None else raw.strip() or None
             yield Event("generated", {"attempt": attempt + 1, "raw": raw, "errors": errors})
@@ -384,18 +388,51 @@ class Assistant:
             yield Event("answer", ans)
             return
         if self.settings.critic:
-            checked = critique(text, query)
-            if checked.changed:
-                ans.model_query = ans.query
-                ans.critic = [f"{fix.rule}: {fix.note}" for fix in checked.fixes]
-                query = checked.query
-                ans.query = query.to_text()
-                ans.notes.append(
-                    "the critic changed the model's query: "
-                    + "; ".join(fix.note for fix in checked.fixes)
-                )
-            yield Event("criticised", {"query": ans.query, "fixes": ans.critic})
+            query = yield from self._criticise(text, query, messages, ans, tokens)
         yield from self._execute(text, query, ans, t_start)
+
+    def _criticise(self, text: str, query: Query, messages, ans: Answer, tokens: bool):
+        """Step 2b (a sub-generator returning the query to run): the critic's repairs of the
+        model's query (:mod:`assistant.critic`); a query that searches none of the question's
+        gene terms goes back to the model once with the critic's note (kept when the new
+        query searches one). Yields ``criticised``."""
+        checked = critique(text, query, self._count_symbols)
+        if checked.missing and self.settings.retry_invalid:
+            t0 = time.perf_counter()
+            note = (
+                "the query does not search "
+                + ", ".join(checked.missing)
+                + ", which the question asks about"
+            )
+            gen = yield from self._generate(
+                retry_messages(messages, ans.raw_output, [note]), ans, tokens
+            )
+            again, errors = self._check(gen.text)
+            ans.attempts.append(_attempt(gen, errors, critic=note))
+            yield Event(
+                "generated", {"attempt": len(ans.attempts), "raw": gen.text, "errors": errors}
+            )
+            ans.timings["generate"] += time.perf_counter() - t0
+            rechecked = (
+                critique(text, again, self._count_symbols)
+                if again is not None and not errors
+                else None
+            )
+            if rechecked is not None and not rechecked.missing:
+                ans.critic.append(f"terms: {note}; the model wrote {again.to_text()} instead")
+                ans.model_query = ans.query
+                ans.raw_output, ans.query = gen.text, again.to_text()
+                checked = rechecked
+            else:
+                ans.critic.append(f"terms: {note} (asked again; kept the first query)")
+        if checked.changed:
+            ans.model_query = ans.model_query or ans.query
+            ans.critic += [f"{fix.rule}: {fix.note}" for fix in checked.fixes]
+            ans.query = checked.query.to_text()
+        if ans.critic:
+            ans.notes.append("the critic checked the model's query: " + "; ".join(ans.critic))
+        yield Event("criticised", {"query": ans.query, "fixes": ans.critic})
+        return checked.query
 
     def run_query(self, text: Any, question: str = "", mode: str | None = None) -> Answer:
         """Run a query someone wrote or edited, without the model: parse, validate, execute
@@ -482,6 +519,17 @@ class Assistant:
         ans.timings["summarize"] = time.perf_counter() - t0
         ans.timings["total"] = time.perf_counter() - t_start
         yield Event("answer", ans)
+
+    def _count_symbols(self, prefix: str, species: str | None) -> int:
+        """How many genes (of ``species``) have a symbol starting with ``prefix``: the critic's
+        check that "the HOX genes" names a family (0 when the backend cannot say)."""
+        params = {"size": "0", **({"species": species} if species else {})}
+        probe = Query("query", q=f"symbol:{prefix.lower()}*", params=params)
+        try:
+            return self.backend.query(probe).total
+        except (QueryError, BackendError) as exc:
+            log.info("counting symbols %s* failed: %s", prefix, exc)
+            return 0
 
     def _try_widened(self, query: Query) -> Result | None:
         """The result of a correction (with the answer's fields added), or None when the

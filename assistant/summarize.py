@@ -4,7 +4,10 @@
 an official symbol, aliases, ids, a location, GO terms, pathways, a count, several genes at
 once...), picks the gene the answer is about and writes one or two sentences from its fields,
 plus a table of the hits with the requested fields. When nothing matched, or the query is
-ambiguous (an alias shared by several genes), it says so and lists the candidates.
+ambiguous (an alias shared by several genes), it names the most likely gene — the store ranks
+an official symbol above an alias, the species asked for and human above others, pseudogenes at
+half weight, and equal scores by the older (better-studied) Entrez id — and says which other
+genes the alias also names.
 
 :func:`ungrounded` is the grounding check: every gene symbol, id and number in an answer must
 appear in the hits (or in the query's own terms, or be a count of them). The tests run it on
@@ -142,6 +145,8 @@ _INTENT_WORDS: list[tuple[str, re.Pattern]] = [
     ("summary", re.compile(r"\b(what does|function of|summary|describe|role of|what is the "
                            r"function)\b")),
     ("name", re.compile(r"\b(full name|name of|called)\b")),
+    ("type", re.compile(r"\b(protein[- ]?coding|coding|pseudo ?genes?|non[- ]?coding|ncrna|"
+                        r"lncrna|gene type|type of gene|biotype|kind of gene|rna gene)\b")),
     ("list", re.compile(r"\b(list|which genes|what genes|genes (that|with|in|on|annotated|"
                         r"involved)|find (all )?genes|all genes)\b")),
 ]  # fmt: skip
@@ -151,8 +156,8 @@ def detect_intent(question: str, query: Query) -> str:
     """What the question asks for, from its words and the query's fields.
 
     One of ``multi`` (a POST with several terms or ids), ``facets``, ``count``, ``symbol``,
-    ``alias``, ``location``, ``go``, ``pathway``, ``ids``, ``summary``, ``name``, ``list`` or
-    ``gene`` (anything else about one gene).
+    ``alias``, ``location``, ``go``, ``pathway``, ``ids``, ``summary``, ``name``, ``type``
+    (protein-coding or not), ``list`` or ``gene`` (anything else about one gene).
 
     >>> from assistant.query import parse_query
     >>> detect_intent("what is the official symbol of LMP10?", parse_query("q=LMP10"))
@@ -208,7 +213,16 @@ def _is_id_search(query: Query) -> bool:
     if _is_interval(query):
         return False
     head = q.split(":", 1)[0].lower()
+    if head.split(".")[0] in SET_FIELDS:
+        return False
     return ":" in q and head not in ("symbol", "alias", "name") and " " not in q
+
+
+SET_FIELDS = (
+    "genomic_pos", "genomic_pos_hg19", "chr", "type_of_gene", "taxid", "go", "pathway",
+    "interpro", "pfam", "summary", "other_names", "_exists_", "_missing_", "exists", "missing",
+)  # fmt: skip
+"""Fields whose one term picks a set of genes (a chromosome, a type, a GO term), not one gene."""
 
 
 def _is_one_gene_lookup(query: Query) -> bool:
@@ -343,6 +357,12 @@ def searched_term(query: Query) -> str | None:
     return value or None
 
 
+def _alias_search(query: Query) -> bool:
+    """True for ``q=alias:x`` or a bare term (which searches aliases too)."""
+    q = (query.q or "").strip()
+    return q.lower().startswith("alias:") or ":" not in q
+
+
 def _key(hit: dict) -> str:
     return str(hit.get("symbol") or hit.get("_id") or "").lower()
 
@@ -363,6 +383,7 @@ def _candidates(hits: list[dict]) -> list[dict]:
 
 
 SINGLE_GENE_INTENTS = (
+    "type",
     "symbol",
     "alias",
     "location",
@@ -399,13 +420,17 @@ def summarize(question: str, query: Query, result: Result, max_rows: int = 10) -
     term = searched_term(sent)
     top = hits[0]
     exact = term and term.lower() in (_key(top), str(top.get("name", "")).lower())
+    if term and "*" in term and sent.endpoint == "query":  # a prefix: a family of genes
+        return Summary(_list(sent, result), "ok", "list", cols, rows)
     if term and not exact and sent.endpoint == "query":
         cands = _candidates(hits)
         if len(cands) > 1:
-            names = "; ".join(label(h) for h in cands[:8])
+            also = "is also an alias of" if _alias_search(sent) else "also matches"
+            others = ", ".join(label(h) for h in cands[1:8])
+            more = f" and {len(cands) - 8} more" if len(cands) > 8 else ""
             text = (
-                f"{term} is ambiguous: several different genes match it equally well — "
-                f"{names}. Ask again with the official symbol or the species."
+                f"{term} most likely means {label(cands[0])}; {term} {also} {others}{more}. "
+                "Ask again with the official symbol or the species to pick another."
             )
             cand = [
                 {k: h.get(k) for k in ("_id", "symbol", "name", "taxid") if k in h} for h in cands
@@ -505,7 +530,8 @@ def _location(hit: dict, sent: Query, result: Result, term: str | None) -> str:
         positions = [p for p in as_list(hit.get(path)) if isinstance(p, dict) and "chr" in p]
         for p in positions[:3]:
             strand = {1: ", plus strand", -1: ", minus strand"}.get(p.get("strand"), "")
-            parts.append(f"chromosome {p['chr']}, {p.get('start')}-{p.get('end')}{strand}{what}")
+            span = f", {p['start']}-{p['end']}" if p.get("start") and p.get("end") else ""
+            parts.append(f"chromosome {p['chr']}{span}{strand}{what}")
     if hit.get("map_location"):
         parts.append(f"cytoband {hit['map_location']}")
     if not parts:
@@ -568,7 +594,21 @@ def _summary(hit: dict, sent: Query, result: Result, term: str | None) -> str:
     return f"{label(hit)}: {' '.join(sentences[:2])}"
 
 
+TYPE_WORDS = {"protein-coding": "a protein-coding gene", "pseudo": "a pseudogene",
+              "ncRNA": "a non-coding RNA gene", "biological-region": "a biological region",
+              "other": "of type other", "unknown": "of unknown type"}  # fmt: skip
+
+
+def _type(hit: dict, sent: Query, result: Result, term: str | None) -> str:
+    kind = hit.get("type_of_gene")
+    if not kind:
+        return f"{label(hit)}: the hits hold no gene type for it."
+    words = TYPE_WORDS.get(str(kind), f"a {kind} gene")
+    return f"{label(hit)} is {words} (type_of_gene {kind})."
+
+
 _ONE_GENE = {
+    "type": _type,
     "symbol": _symbol,
     "name": _name,
     "alias": _alias,

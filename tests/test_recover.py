@@ -67,7 +67,7 @@ def test_alternatives_come_most_specific_first():
 
 def _ask(store, question: str, line: str):
     """The pipeline's answer when the model writes ``line``."""
-    settings = Settings(model="scripted")
+    settings = Settings(model="scripted", critic=False)  # recovery alone (the critic: test_critic)
     backend = EmbeddedBackend(settings, store=store)
     return Assistant(settings, model=ScriptedModel([line]), backend=backend).answer(
         question, mode="ft"

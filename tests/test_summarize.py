@@ -11,6 +11,7 @@ from assistant.summarize import (
     as_list,
     detect_intent,
     get_path,
+    label,
     species,
     summarize,
     ungrounded,
@@ -103,6 +104,15 @@ def test_equally_good_different_genes_are_ambiguous(backend):
     assert s.status == "ambiguous"
     assert {c["symbol"].lower() for c in s.candidates} == tied
     assert all(c["symbol"] in s.text for c in s.candidates)
+    first = s.candidates[0]["symbol"]
+    assert s.text.startswith(f"kinase most likely means {first} (")
+    assert "; kinase is also an alias of " in s.text
+
+
+def test_a_prefix_search_lists_the_family(backend):
+    _, result, s = _run(backend, "human genes starting with CDK", "/v3/query?q=symbol:cdk*")
+    assert result.total > 1 and s.status == "ok" and s.intent == "list"
+    assert "most likely" not in s.text
     assert ungrounded(s.text, result, result.sent) == []
 
 
@@ -179,3 +189,22 @@ def test_a_gene_named_exactly_the_term_is_not_ambiguous(backend):
     )
     assert [h["symbol"] for h in result.hits[:2]] == ["INS", "INSR"]
     assert s.status == "ok" and "INS" in s.text and "INSR" not in s.text
+
+
+def test_a_gene_type_question_is_answered_with_the_type(backend):
+    _, result, s = _run(backend, "is CDK2 protein coding?",
+                        "/v3/query?q=symbol:cdk2&species=human&fields=symbol,type_of_gene")  # fmt: skip
+    assert s.intent == "type"
+    assert s.text == (
+        f"{label(result.hits[0])} is a protein-coding gene (type_of_gene protein-coding)."
+    )
+    assert ungrounded(s.text, result, result.sent) == []
+
+
+def test_a_chromosome_query_lists_genes_and_a_bare_chromosome_prints_no_none(backend):
+    _, result, s = _run(backend, "human genes on chromosome 12, sorted by symbol",
+                        "/v3/query?q=genomic_pos.chr:12&species=human&sort=symbol")  # fmt: skip
+    assert result.total > 1 and s.intent == "list" and s.status == "ok"
+    _, result, s = _run(backend, "which chromosome is human CDK2 on?",
+                        "/v3/query?q=symbol:cdk2&species=human&fields=genomic_pos.chr")  # fmt: skip
+    assert "None" not in s.text and "chromosome 12" in s.text
