@@ -55,7 +55,11 @@ _ANY_SPECIES = re.compile(
     re.I,
 )
 _TAXID = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
-_COUNT = re.compile(r"\b(?:how many|count|counts|number of|total number|tally)\b", re.I)
+_COUNT = re.compile(
+    r"\b(?:how many|count|counts|number of|total number|tally|(?:just|only) (?:the )?"
+    r"(?:number|count|total))\b",
+    re.I,
+)
 _BREAKDOWN = re.compile(r"\b(?:per|by|each)\s+(?:species|organism|type|chromosome)\b", re.I)
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "next": 2}
 _PAGE_NO = re.compile(

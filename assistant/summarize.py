@@ -132,7 +132,7 @@ class Summary:
 
 _INTENT_WORDS: list[tuple[str, re.Pattern]] = [
     ("facets", re.compile(r"\b(per|by|breakdown|distribution|each) (species|taxon|type)\b")),
-    ("count", re.compile(r"\b(how many|number of|count)\b")),
+    ("count", re.compile(r"\b(how many|number of|count|(just|only) (the )?(number|count|total))\b")),
     ("symbol", re.compile(r"\b(official |gene |approved )?symbols?\b")),
     ("alias", re.compile(r"\b(alias(es)?|synonyms?|other names?|also (known|called))\b")),
     ("location", re.compile(r"\b(where|chromosome|located|locations?|positions?|coordinates|"
@@ -147,8 +147,8 @@ _INTENT_WORDS: list[tuple[str, re.Pattern]] = [
     ("name", re.compile(r"\b(full name|name of|called)\b")),
     ("type", re.compile(r"\b(protein[- ]?coding|coding|pseudo ?genes?|non[- ]?coding|ncrna|"
                         r"lncrna|gene type|type of gene|biotype|kind of gene|rna gene)\b")),
-    ("list", re.compile(r"\b(list|which genes|what genes|genes (that|with|in|on|annotated|"
-                        r"involved)|find (all )?genes|all genes)\b")),
+    ("list", re.compile(r"\b(list|(which|what)( \S+){0,2} genes|genes (that|with|in|on|annotated|"
+                        r"involved|whose|having|where)|find (all )?genes|all genes)\b")),
 ]  # fmt: skip
 
 
@@ -357,6 +357,14 @@ def searched_term(query: Query) -> str | None:
     return value or None
 
 
+def _name_search(query: Query) -> bool:
+    """True when ``q`` looks a gene up by what it is called (a bare term, ``symbol:``,
+    ``alias:``, ``name:``, ``other_names:``): several equally good hits are then ambiguous."""
+    q = (query.q or "").strip()
+    head = q.split(":", 1)[0].lower() if ":" in q and not q.startswith('"') else ""
+    return head in ("", "symbol", "alias", "name", "other_names")
+
+
 def _alias_search(query: Query) -> bool:
     """True for ``q=alias:x`` or a bare term (which searches aliases too)."""
     q = (query.q or "").strip()
@@ -422,6 +430,9 @@ def summarize(question: str, query: Query, result: Result, max_rows: int = 10) -
     exact = term and term.lower() in (_key(top), str(top.get("name", "")).lower())
     if term and "*" in term and sent.endpoint == "query":  # a prefix: a family of genes
         return Summary(_list(sent, result), "ok", "list", cols, rows)
+    set_search = not _name_search(sent) and not _is_id_search(sent)
+    if term and not exact and sent.endpoint == "query" and set_search:
+        return Summary(_list(sent, result), "ok", "list", cols, rows)  # summary:x, go:x, …
     if term and not exact and sent.endpoint == "query":
         cands = _candidates(hits)
         if len(cands) > 1:
