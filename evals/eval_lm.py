@@ -83,7 +83,9 @@ DEVSET_PATH = ROOT / "evals" / "devset" / "real_phrasing.jsonl"
 """The real-phrasing development set (``--split real``)."""
 HOLDOUT_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout.jsonl"
 """Its held-out companion (``--split holdout``), written after the first set was tuned against."""
-DEVSET_SPLITS = {"real": DEVSET_PATH, "holdout": HOLDOUT_PATH}
+HOLDOUT2_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout2.jsonl"
+"""A second held-out set (``--split holdout2``), written last, for the final check."""
+DEVSET_SPLITS = {"real": DEVSET_PATH, "holdout": HOLDOUT_PATH, "holdout2": HOLDOUT2_PATH}
 IDENTITY = ("model", "mode", "grammar", "retry", "split", "source", "k_pairs", "k_fields", "k_docs")
 """What a resumed run must share with the responses already in its folder."""
 
