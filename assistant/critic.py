@@ -88,10 +88,15 @@ _SORT_BY = re.compile(
 )
 SORTABLE = ("symbol", "name", "entrezgene", "taxid", "type_of_gene", "genomic_pos")
 """Fields "sorted by …" may name (the store sorts on their values)."""
+_RESULTS_SPAN = re.compile(
+    r"\b(?:results?|hits?|genes?|numbers?|items?|rows?|entries|records?|nos?\.?)\s+"
+    r"(\d{1,4})\s*(?:to|-|–|through|thru)\s*(\d{1,4})\b(?!\s*(?:mb|kb|bp|megabases?)\b)",
+    re.I,
+)
 _ALPHA = re.compile(r"\b(?:alphabetical(?:ly)?|a-z|a to z|sorted by (?:symbol|name))\b", re.I)
 _EXTREME = re.compile(
     r"\b(highest|largest|biggest|greatest|newest|most recent|lowest|smallest|oldest)\s+"
-    r"(entrez(?:\s*gene)?|gene)\s*ids?\b",
+    r"((?:ncbi\s+)?(?:entrez\s*)?(?:gene\s*)?)(?:ids?|numbers?)\b",
     re.I,
 )
 _STARTS = re.compile(
@@ -125,6 +130,7 @@ ID_SHAPES: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"^WBGene\d+$", re.I), "WormBase"),
     (re.compile(r"^ZDB-GENE-[\d-]+$", re.I), "ZFIN"),
     (re.compile(r"^IPR\d{6}$", re.I), "interpro"),
+    (re.compile(r"^GO:\d{7}$", re.I), "go"),
     (re.compile(r"^PF\d{5}$", re.I), "pfam"),
 )
 """Identifier shapes and the field each belongs to: ``ENST…`` is a transcript, never a gene."""
@@ -231,6 +237,8 @@ def missing_terms(question: str, query: Query) -> list[str]:
     terms = gene_terms(question)
     if not terms or query.endpoint not in ("query", "gene"):
         return []
+    if query.q and INTERVAL_RE.match(query.q.strip()):
+        return []  # a region: the genes the question names are context
     searched = _squash(" ".join(filter(None, [query.q, query.gene_id, query.params.get("ids")])))
     if not searched or any(_squash(t) in searched for t in terms):
         return []
@@ -289,9 +297,11 @@ def _find_phrases(
 @lru_cache(maxsize=1)
 def _species_phrases() -> dict[tuple[str, ...], str]:
     api = load_api()
+    named = [(name, words) for name, words in api.species_words.items()]
+    named += [(str(taxid), words) for taxid, words in api.other_species_words.items()]
     return {
         tuple(t.lower() for t in tokens(word)): name
-        for name, words in api.species_words.items()
+        for name, words in named
         for word in words
         if tokens(word)
     }
@@ -309,7 +319,8 @@ def _field_phrases() -> dict[tuple[str, ...], str]:
 
 
 def species_named(question: str) -> list[str]:
-    """The API's species names the question names (``murine`` → mouse), in order of mention.
+    """The API's species names the question names (``murine`` → mouse; an organism the API
+    has no name for by its taxid: ``chicken`` → ``9031``), in order of mention.
 
     >>> species_named("is the mouse Sox2 the same as human SOX2?")
     ['mouse', 'human']
@@ -376,6 +387,12 @@ def rule_ids(question: str, query: Query, ctx: Context) -> tuple[Query, str] | N
     changes = []
 
     def visit(node):
+        for i, child in enumerate(list(node.children)):
+            if type(child) is t.Word and not isinstance(node, t.SearchField):
+                shape = next((f for pat, f in ID_SHAPES if pat.match(child.value)), None)
+                if shape and shape != "go":  # a bare id: searched in its own field
+                    _set_child(node, i, t.SearchField(shape, t.Word(child.value)))
+                    changes.append(f"{child.value} → {shape}:{child.value}")
         if isinstance(node, t.SearchField) and type(node.expr) is t.Word:
             value = node.expr.value
             shape = next((f for pat, f in ID_SHAPES if pat.match(value)), None)
@@ -389,10 +406,11 @@ def rule_ids(question: str, query: Query, ctx: Context) -> tuple[Query, str] | N
         for child in node.children:
             visit(child)
 
-    visit(tree)
+    root = t.Group(tree)
+    visit(root)
     if not changes:
         return None
-    return replace(query, q=render_lucene(tree)), "; ".join(changes) + " (the id's own field)"
+    return replace(query, q=render_lucene(root.expr)), "; ".join(changes) + " (the id's own field)"
 
 
 def rule_phrases(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
@@ -520,8 +538,8 @@ def rule_interval(question: str, query: Query, ctx: Context) -> tuple[Query, str
         new_asm = asm
         if asked_hg19 and not asm:
             new_asm = "hg19"
-        elif asm and asm.lower() == "hg19" and _HG38.search(question):
-            new_asm = None
+        elif asm and asm.lower() == "hg19" and not asked_hg19:
+            new_asm = None  # the current assembly unless the question says the old one
         new_q = (f"{new_asm}." if new_asm else "") + f"chr{new_chrom}:{new_start}-{new_end}"
         if new_q.replace(",", "").lower() == q.replace(",", "").lower():
             return None
@@ -554,6 +572,12 @@ def _interval_words(q: str) -> str:
 
 _ANYTHING = re.compile(r"\b(?:anything|any (?:field|term|word|text)|everything)\b", re.I)
 _DESCENDING = re.compile(r"\b(?:descending|desc|reverse(?:d)?|z to a|z-a)\b", re.I)
+NOT_FAMILIES = (
+    "all", "the", "these", "those", "some", "many", "any", "other", "more", "which", "what",
+    "coding", "related", "similar", "known", "new", "human", "mouse", "rat", "fly", "worm",
+    "fish", "pig", "candidate", "target", "marker", "housekeeping", "reference", "disease",
+)  # fmt: skip
+"""Words before "genes" that say which genes, not how their symbols start."""
 FAMILY_MIN = 3
 """Genes whose symbols start with a word before "genes" make it a family (HOX, Olfr, KRT)."""
 
@@ -596,10 +620,18 @@ def rule_wildcard(question: str, query: Query, ctx: Context) -> tuple[Query, str
     species = query.params.get("species")
     for m in _FAMILY.finditer(question):
         word = m.group(1)
-        if _SYMBOLISH.match(word) or (word[0].isupper() and m.start() > 0 and word[1:].islower()):
-            # "the HOX genes" implies a family; "the GPCR genes" does not: ask the data
-            if ctx.count_symbols is None or ctx.count_symbols(word, species) >= FAMILY_MIN:
+        written = _SYMBOLISH.match(word) or (
+            word[0].isupper() and m.start() > 0 and word[1:].islower()
+        )
+        if word.lower() in NOT_FAMILIES or len(word) < 3:
+            continue
+        # "the HOX genes" implies a family; "the GPCR genes" does not: ask the data (which
+        # also allows a word in lower case, "wnt genes")
+        if ctx.count_symbols is None:
+            if written:
                 prefixes.setdefault(word.lower(), word)
+        elif ctx.count_symbols(word, species) >= FAMILY_MIN:
+            prefixes.setdefault(word.lower(), word)
     for m in _EXAMPLES.finditer(question):
         prefixes.setdefault(m.group(1).lower().rstrip("-"), m.group(1))
     for prefix in example_prefixes(question):
@@ -762,8 +794,9 @@ def rule_question_ids(question: str, query: Query, ctx: Context) -> tuple[Query,
     for node in top:  # already searched as itself, in its field or in all fields
         field_name = node.name if isinstance(node, t.SearchField) else None
         word = node.expr if isinstance(node, t.SearchField) else node
-        if type(word) is t.Word and word.value.lower() == value.lower():
-            if field_name is None or field_name.split(".")[0] in (family, "all"):
+        text = f"{field_name}:{word.value}" if type(word) is t.Word and field_name else ""
+        if type(word) is t.Word and value.lower() in (word.value.lower(), text.lower()):
+            if field_name is None or field_name.split(".")[0].lower() in (family, "all", "go"):
                 return None
     same = [
         i
@@ -778,7 +811,10 @@ def rule_question_ids(question: str, query: Query, ctx: Context) -> tuple[Query,
         return None
     old = render_lucene(top[i])
     top = list(top)
-    top[i] = t.SearchField(shape, t.Word(value))
+    if shape == "go":  # GO:0006915 is MyGene's own syntax for a GO id
+        top[i] = t.SearchField("GO", t.Word(value.split(":", 1)[1]))
+    else:
+        top[i] = t.SearchField(shape, t.Word(value))
     new_q = render_lucene(top[0] if len(top) == 1 else t.AndOperation(*top))
     return replace(query, q=new_q), f"the question gives {value}: {old} → {shape}:{value}"
 
@@ -804,9 +840,10 @@ def rule_species(question: str, query: Query, ctx: Context) -> tuple[Query, str]
         return None
     if len(named) != 1:
         return None  # "the mouse ortholog of human X": the query's choice stands
+    said_as = f"taxid {named[0]}" if named[0].isdigit() else named[0]
     if not have:
-        return _with(query, species=named[0]), f"the question is about {named[0]} genes"
-    return _with(query, species=named[0]), f"the question names {named[0]}, not {said}"
+        return _with(query, species=named[0]), f"the question is about {said_as} genes"
+    return _with(query, species=named[0]), f"the question names {said_as}, not {said}"
 
 
 def rule_count(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
@@ -830,7 +867,11 @@ def rule_paging(question: str, query: Query, ctx: Context) -> tuple[Query, str] 
     size = query.params.get("size")
     start = query.params.get("from")
     new_size, new_from = size, start
-    if per:
+    span = _RESULTS_SPAN.search(question)
+    if span and not page and not per and 1 <= int(span.group(1)) < int(span.group(2)):
+        a, b = int(span.group(1)), int(span.group(2))
+        new_size, new_from = str(b - a + 1), (str(a - 1) if a > 1 else None)
+    elif per:
         new_size = next(g for g in per.groups() if g)
     elif skip and not page:
         new_from = skip.group(1)
@@ -845,13 +886,6 @@ def rule_paging(question: str, query: Query, ctx: Context) -> tuple[Query, str] 
         new_from = str((n - 1) * per_page) if n > 1 else None
         if n > 1 and not per and not size:
             new_size = str(per_page)
-    elif (
-        start
-        and start != "0"
-        and not skip
-        and not re.search(r"\b(?:from|skip|skipping|offset|after|next)\b", question, re.I)
-    ):
-        new_from = None
     if (new_size, new_from) == (size, start) or (
         new_from is None and start == "0" and new_size == size
     ):
@@ -892,11 +926,16 @@ def rule_sort(question: str, query: Query, ctx: Context) -> tuple[Query, str] | 
 def rule_scopes(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
     """A batch (POST) without ``scopes`` gets the fields its terms' shapes say (numbers:
     entrezgene; ENSG…: ensembl.gene; NM_…: refseq; symbols: symbol and alias)."""
-    if query.method != "POST" or query.endpoint != "query" or query.params.get("scopes"):
+    if query.method != "POST" or query.endpoint != "query":
         return None
     terms = [t.strip() for t in (query.q or "").split(",") if t.strip()]
     if not terms:
         return None
+    given = query.params.get("scopes")
+    if given:
+        shapes = [next((f for pat, f in ID_SHAPES if pat.match(t)), None) for t in terms]
+        if not all(shapes) or any(s.split(".")[0] in given for s in shapes if s):
+            return None  # symbols, or ids already in their scope
     scopes: list[str] = []
     for term in terms:
         shape = next((f for pat, f in ID_SHAPES if pat.match(term)), None)

@@ -74,6 +74,8 @@ def alternatives(question: str, query: Query) -> list[tuple[Query, str]]:
     fixed = fix_copied_terms(question, query)
     if fixed is not None:
         out.append(fixed)
+        # the corrected term may be an alias or a prefix too (eyless → eyeless → alias)
+        out.extend((alt, f"{fixed[1]}; {why}") for alt, why in symbol_alternatives(fixed[0]))
     species = species_from_question(question, query)
     if species is not None:
         out.append(species)

@@ -36,6 +36,9 @@ class ApiSpec:
     aliases: dict[str, str] = field(default_factory=dict)
     species_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """The words that name each species in a question (``murine``, ``C. elegans``)."""
+    other_species_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Organisms without a common name in the API, by taxid (``chicken`` → 9031): MyGene
+    serves them by taxid; the embedded store may hold none of their genes."""
 
     def taxid(self, name: str) -> int | None:
         """The taxid for a common name or a numeric string, or None when unknown."""
@@ -74,6 +77,9 @@ def load_api(path: Path = API_PATH) -> ApiSpec:
         limits=raw["limits"],
         aliases=aliases,
         species_words={name: tuple(words) for name, words in raw.get("species_words", {}).items()},
+        other_species_words={
+            int(taxid): tuple(words) for taxid, words in raw.get("other_species_words", {}).items()
+        },
     )
 
 

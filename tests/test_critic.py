@@ -356,3 +356,34 @@ def test_more_of_what_the_question_settles():
     q, _ = fix("symbols starting with MIR, sorted by symbol, descending",
                "/v3/query?q=symbol:mir*&sort=-symbol")  # fmt: skip
     assert "sort=-symbol" in q
+
+
+def test_ids_assemblies_organisms_and_spans_the_question_gives():
+    q, _ = fix("ZDB-GENE-990415-33 what gene is that", "/v3/query?q=ZDB-GENE-990415-33")
+    assert "q=ZFIN:ZDB-GENE-990415-33" in q  # a bare id searched in its own field
+    q, _ = fix("how many human genes are annotated to chemical synaptic transmission GO:0007268",
+               '/v3/query?q=go.CC.id:"chemical synaptic transmission"&species=human&size=0')  # fmt: skip
+    assert "q=go:0007268" in q
+    q, _ = fix("NM_000218 and NM_000527, which genes are they?",
+               "POST /v3/query q=NM_000218,NM_000527&scopes=symbol")  # fmt: skip
+    assert "scopes=refseq" in q
+    q, _ = fix("What are the start and end coordinates of CYP2D6 on GRCh38?",
+               "/v3/query?q=symbol:cyp2d6&fields=genomic_pos_hg19")  # fmt: skip
+    assert "species=human" in q and "genomic_pos" in q.split("fields=")[1]
+    q, _ = fix("chicken PAX7 chromosome location", "/v3/query?q=symbol:pax7&species=human")
+    assert "species=9031" in q  # MyGene serves chicken by taxid; the store has none
+    q, _ = fix("I'd like every gene in human chr22 from 42.10 to 42.15 Mb, the CYP2D6 region",
+               "/v3/query?q=hg19.chr22:4210000-4215000&species=human")  # fmt: skip
+    assert "q=chr22:42100000-42150000" in q  # no hg19 the question did not ask for
+    q, _ = fix("zebrafish fgf genes alphabetically, results 21 to 40 please",
+               "/v3/query?q=symbol:fgf*&species=zebrafish")  # fmt: skip
+    assert "size=20" in q and "from=20" in q
+    q, _ = fix("among human KCN* genes, the five with the largest NCBI gene numbers",
+               "/v3/query?q=symbol:kcn*&species=human&size=5")  # fmt: skip
+    assert "sort=-entrezgene" in q
+    q, _ = fix("Does GAS5 code for a protein at all?", "/v3/query?q=symbol:gas5&fields=go.CC")
+    assert "type_of_gene" in q
+    c = critique("count of wnt genes in zebrafish",
+                 parse_query("/v3/query?q=symbol:wnt&species=zebrafish&size=0"),
+                 lambda prefix, species: 26)  # fmt: skip
+    assert c.query.q == "symbol:wnt*"

@@ -277,10 +277,11 @@ def test_a_model_query_that_matches_nothing_is_widened_and_says_so(settings, bac
     assert a.query == "/v3/query?q=kinase&species=human&fields=symbol"  # what the hits answer
     assert a.raw_output == a.recovered_from and a.as_previous()["query"] == a.query
     assert a.sent.startswith("/v3/query?q=kinase&species=human") and a.total > 0
-    # tried in turn: as written, the question's closest word, an alias, a prefix (nothing),
-    # all fields (hits)
-    assert [s.q for s in backend.sent[-5:]] == [
-        "symbol:kinase", "symbol:kinases", "alias:kinase", "symbol:kinase*", "kinase"
+    # tried in turn: as written, the question's closest word (then as an alias and a prefix),
+    # as an alias, a prefix (nothing), all fields (hits)
+    assert [s.q for s in backend.sent[-7:]] == [
+        "symbol:kinase", "symbol:kinases", "alias:kinases", "symbol:kinases*", "alias:kinase",
+        "symbol:kinase*", "kinase",
     ]  # fmt: skip
     assert a.answer.startswith("Nothing matched symbol:kinase; searching all fields for kinase")
     assert a.status == "ok" and "kinase" in a.url and "symbol%3Akinase" not in a.url

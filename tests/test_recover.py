@@ -58,6 +58,8 @@ def test_alternatives_come_most_specific_first():
     notes = [why for _, why in alternatives("Cdk2 symbol for taxid 10116", q)]
     assert notes == [
         "ckd2 is not in the question but Cdk2 is",
+        "ckd2 is not in the question but Cdk2 is; searching alias:Cdk2: the name may be an alias",
+        "ckd2 is not in the question but Cdk2 is; searching symbol:Cdk2*: symbols that start with it",
         "the question names taxid 10116 (rat), not mouse",
         "searching alias:ckd2: the name may be an alias",
         "searching symbol:ckd2*: symbols that start with it",
