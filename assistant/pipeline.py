@@ -205,6 +205,18 @@ def with_answer_fields(query: Query) -> tuple[Query, bool]:
     return replace(query, params=params), True
 
 
+def count_symbols(backend: Backend, prefix: str, species: str | None) -> int:
+    """How many genes (of ``species``) have a symbol starting with ``prefix`` on ``backend``:
+    the critic's check that "the HOX genes" names a family (0 when the backend cannot say)."""
+    params = {"size": "0", **({"species": species} if species else {})}
+    probe = Query("query", q=f"symbol:{prefix.lower()}*", params=params)
+    try:
+        return backend.query(probe).total
+    except (QueryError, BackendError) as exc:
+        log.info("counting symbols %s* failed: %s", prefix, exc)
+        return 0
+
+
 def _attempt(gen, errors: list[str], **extra) -> dict[str, Any]:
     """One generation in :attr:`Answer.attempts`: its text, errors and token counts."""
     return {
@@ -521,15 +533,7 @@ class Assistant:
         yield Event("answer", ans)
 
     def _count_symbols(self, prefix: str, species: str | None) -> int:
-        """How many genes (of ``species``) have a symbol starting with ``prefix``: the critic's
-        check that "the HOX genes" names a family (0 when the backend cannot say)."""
-        params = {"size": "0", **({"species": species} if species else {})}
-        probe = Query("query", q=f"symbol:{prefix.lower()}*", params=params)
-        try:
-            return self.backend.query(probe).total
-        except (QueryError, BackendError) as exc:
-            log.info("counting symbols %s* failed: %s", prefix, exc)
-            return 0
+        return count_symbols(self.backend, prefix, species)
 
     def _try_widened(self, query: Query) -> Result | None:
         """The result of a correction (with the answer's fields added), or None when the

@@ -2,6 +2,11 @@
 
     python evals/bench_recovery.py                                     # the default model's ft run
     python evals/bench_recovery.py evals/results/qwen2.5-coder-0.5b-icl-grammar-test
+    python evals/bench_recovery.py --critic RUN...      # the query critic first, as the pipeline
+
+``--critic`` runs the query critic (assistant/critic.py) on each stored output before it is
+executed, as the pipeline does (its send-back to the model is left out: there is no model here),
+so fixed/broken count what the critic and the corrections together change.
 
 The evaluation scores the model's own query; the page and `ask` go one step further when that
 query finds nothing: they try a term copied wrong from the question, the taxid the question names,
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python evals/...`
@@ -22,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python evals
 from assistant import metrics  # noqa: E402
 from assistant.backends import BackendError, get_backend  # noqa: E402
 from assistant.config import ROOT, Settings  # noqa: E402
+from assistant.critic import critique  # noqa: E402
 from assistant.errors import QueryError  # noqa: E402
+from assistant.pipeline import count_symbols  # noqa: E402
 from assistant.query import parse_query  # noqa: E402
 from assistant.recover import recover  # noqa: E402
 
@@ -36,10 +44,10 @@ def same_hits(result, ref) -> bool:
     )
 
 
-def replay(backend, rows: list[dict]) -> dict[str, int]:
-    """Counts over ``rows`` (responses.jsonl objects): scored, empty (the model's valid query
-    found nothing or left POST terms not found), corrected, execution before and after, fixed,
-    broken."""
+def replay(backend, rows: list[dict], critic: bool = False) -> dict[str, int]:
+    """Counts over ``rows`` (responses.jsonl objects): scored, criticised (``critic``: the
+    critic changed the query), empty (the valid query found nothing or left POST terms not
+    found), corrected, execution before (the model's own query) and after, fixed, broken."""
 
     def run(query):
         try:
@@ -47,7 +55,8 @@ def replay(backend, rows: list[dict]) -> dict[str, int]:
         except (QueryError, BackendError):
             return None
 
-    counts = dict.fromkeys(("n", "empty", "corrected", "before", "after", "fixed", "broken"), 0)
+    keys = ("n", "criticised", "empty", "corrected", "before", "after", "fixed", "broken")
+    counts = dict.fromkeys(keys, 0)
     for row in rows:
         if "error" in row or not row.get("scores", {}).get("valid"):
             continue  # an invalid query is never run (nor corrected)
@@ -61,8 +70,16 @@ def replay(backend, rows: list[dict]) -> dict[str, int]:
             continue
         counts["n"] += 1
         before = same_hits(result, ref)
+        if critic:
+            checked = critique(row["question"], query, partial(count_symbols, backend))
+            if checked.changed:
+                counts["criticised"] += 1
+                query, result = checked.query, run(checked.query)
+                if result is None:
+                    counts["broken"] += before
+                    continue
         fix = recover(row["question"], query, result, run)
-        after = same_hits(fix.result, ref) if fix else before
+        after = same_hits(fix.result, ref) if fix else same_hits(result, ref)
         counts["empty"] += result.total == 0 or bool(query.method == "POST" and result.notfound)
         counts["corrected"] += fix is not None
         counts["before"] += before
@@ -75,17 +92,22 @@ def replay(backend, rows: list[dict]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="*", type=Path, default=[DEFAULT_RUN], help="Run folders.")
+    ap.add_argument("--critic", action="store_true", help="Run the query critic first.")
     args = ap.parse_args(argv)
     from eval_lm import read_responses  # noqa: PLC0415 — beside this script
 
     backend = get_backend(Settings(backend="embedded"))
-    print("| run | n | found nothing | corrected | execution before | after | fixed | broken |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| run | n | criticised | found nothing | corrected | execution before | after | "
+        "fixed | broken |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for run_dir in args.runs:
-        c = replay(backend, read_responses(Path(run_dir) / "responses.jsonl"))
+        c = replay(backend, read_responses(Path(run_dir) / "responses.jsonl"), args.critic)
         before, after = (f"{c[k] / c['n']:.1%}" if c["n"] else "–" for k in ("before", "after"))
+        critic = c["criticised"] if args.critic else "–"
         print(
-            f"| {Path(run_dir).name} | {c['n']} | {c['empty']} | {c['corrected']} | "
+            f"| {Path(run_dir).name} | {c['n']} | {critic} | {c['empty']} | {c['corrected']} | "
             f"{before} | {after} | {c['fixed']} | {c['broken']} |"
         )
     return 0

@@ -110,5 +110,10 @@ def test_the_benchmark_replays_corrections_on_stored_outputs(tiny_store):
          "scores": {"valid": False}},  # never run
     ]  # fmt: skip
     counts = bench.replay(EmbeddedBackend(Settings(), store=tiny_store), rows)
-    assert counts == {"n": 2, "empty": 1, "corrected": 1, "before": 1, "after": 2,
-                      "fixed": 1, "broken": 0}  # fmt: skip
+    assert counts == {"n": 2, "criticised": 0, "empty": 1, "corrected": 1, "before": 1,
+                      "after": 2, "fixed": 1, "broken": 0}  # fmt: skip
+    # with the critic first: the copied term is repaired before it runs (nothing to correct;
+    # both queries also get the genomic_pos "where" asks for)
+    counts = bench.replay(EmbeddedBackend(Settings(), store=tiny_store), rows, critic=True)
+    assert counts == {"n": 2, "criticised": 2, "empty": 0, "corrected": 0, "before": 1,
+                      "after": 2, "fixed": 1, "broken": 0}  # fmt: skip
