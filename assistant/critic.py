@@ -618,13 +618,14 @@ def rule_wildcard(question: str, query: Query, ctx: Context) -> tuple[Query, str
         if not _ANYTHING.search(question[: m.start()])  # "anything starting with": all fields
     }
     species = query.params.get("species")
+    plain = {w.value.rstrip("*").lower() for w in _words(tree)}  # words, fielded or not
     for m in _FAMILY.finditer(question):
         word = m.group(1)
         written = _SYMBOLISH.match(word) or (
             word[0].isupper() and m.start() > 0 and word[1:].islower()
         )
-        if word.lower() in NOT_FAMILIES or len(word) < 3:
-            continue
+        if word.lower() in NOT_FAMILIES or len(word) < 3 or word.lower() not in plain:
+            continue  # (only a word the query searches is asked about: no needless request)
         # "the HOX genes" implies a family; "the GPCR genes" does not: ask the data (which
         # also allows a word in lower case, "wnt genes")
         if ctx.count_symbols is None:
