@@ -396,11 +396,12 @@ class InteractionLog:
         a database row always, and an ``executed`` access-log line when the query ran.
 
         ``generated`` is the query the model wrote (for ``kind="rerun"`` the one of the turn
-        being edited; for ``ask`` it defaults to the answer's own query).
+        being edited; for ``ask`` it defaults to the model's query before the critic repaired it,
+        else the answer's own query).
         """
         ran = answer.status in ("ok", "no_hits", "ambiguous")
         if kind == "ask" and generated is None and answer.attempts:
-            generated = answer.query
+            generated = answer.model_query or answer.query  # before the critic's repairs
         backend = answer.backend or backend or ""
         total = int(answer.total) if ran else None
         trace = {

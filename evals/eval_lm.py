@@ -184,8 +184,8 @@ def evaluate_item(bot, pair, mode: str) -> dict[str, Any]:
         "timings": {k: round(v, 4) for k, v in ans.timings.items()},
         "tokens": dict(ans.tokens),
     }
-    if ans.recovered_from or ans.status not in ("ok", "no_hits", "ambiguous"):
-        pred = None  # scored on the model's own query (see score_row)
+    if ans.recovered_from or ans.model_query or ans.status not in ("ok", "no_hits", "ambiguous"):
+        pred = None  # scored on the model's own query, not its repair (see score_row)
     else:
         pred = {"total": ans.total, "ids": metrics.hit_ids(ans.hits)}
     if ans.recovered_from:

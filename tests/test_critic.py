@@ -387,3 +387,21 @@ def test_ids_assemblies_organisms_and_spans_the_question_gives():
                  parse_query("/v3/query?q=symbol:wnt&species=zebrafish&size=0"),
                  lambda prefix, species: 26)  # fmt: skip
     assert c.query.q == "symbol:wnt*"
+
+
+def test_what_measures_the_model_sees_its_own_query_not_the_repair(tiny_store, tmp_path):
+    from assistant.datagen.roundtrip import RoundTrip
+    from assistant.logstore import InteractionLog
+
+    s = Settings(model="scripted")
+    backend = EmbeddedBackend(s, store=tiny_store)
+    line = "/v3/query?q=symbol:cdk2&species=mouse&fields=symbol"  # the question says human
+    bot = Assistant(s, model=ScriptedModel([line, line]), backend=backend)
+    trip = RoundTrip(s, backend, bot=bot, mode="ft")
+    t = trip.check("the human CDK2 symbol", "/v3/query?q=symbol:cdk2&species=human&fields=symbol")
+    assert not t.passed and t.model_query == line  # the critic would have fixed it; not counted
+    a = bot.answer("the human CDK2 symbol", mode="ft")
+    assert a.model_query == line and "species=human" in a.query
+    log = InteractionLog(tmp_path / "log.sqlite", tmp_path / "a.jsonl")
+    logged = log.record_answer(a, session="s", kind="ask")
+    assert logged.generated == line and logged.query == a.query

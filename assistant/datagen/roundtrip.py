@@ -17,7 +17,7 @@ query, runs it on the same backend as the logged query and compares the two exec
   it; ``reference_failed``: the logged query itself no longer runs.
 
 As in the evaluation, the model's own query is what is compared, never the pipeline's
-correction of it (:mod:`assistant.recover`). Pairs that fail go to ``roundtrip_failed.jsonl``
+repair or correction of it (:mod:`assistant.critic`, :mod:`assistant.recover`). Pairs that fail go to ``roundtrip_failed.jsonl``
 with the reason, the model's query and what differed; the report gives the pass rate per writer
 and per intent (:func:`summarize`).
 
@@ -219,12 +219,12 @@ class RoundTrip:
         the logged query ``key``'s."""
         t0 = time.perf_counter()
         ans = self.bot.answer(instruction, mode=self.mode)
-        own = ans.recovered_from or ans.query
+        own = ans.model_query or ans.recovered_from or ans.query
         if ans.status in ("invalid", "rejected") or not own:
             trip = Trip(False, "invalid_query", "; ".join(ans.errors) or ans.answer, own)
         else:
             query = parse_query(own)
-            if ans.recovered_from or ans.status == "error":
+            if ans.model_query or ans.recovered_from or ans.status == "error":
                 pred = self.execute(query)  # the model's own query, as the evaluation scores it
             else:
                 pred = Execution(ans.total, metrics.hit_ids(ans.hits))
