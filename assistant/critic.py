@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .query import INTERVAL_RE, Query, parse_lucene, render_lucene
-from .recover import edit_distance
+from .recover import TAXID_RE, edit_distance, fix_copied_terms, plain_words
 from .schema import load_api, load_fields
 
 # --- reading the question -------------------------------------------------------------------------
@@ -54,7 +54,6 @@ _ANY_SPECIES = re.compile(
     r"|regardless of (?:the\s+)?species)\b",
     re.I,
 )
-_TAXID = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
 _COUNT = re.compile(
     r"\b(?:how many|count|counts|number of|total number|tally|(?:just|only) (?:the )?"
     r"(?:number|count|total))\b",
@@ -135,6 +134,12 @@ ID_SHAPES: tuple[tuple[re.Pattern, str], ...] = (
 )
 """Identifier shapes and the field each belongs to: ``ENST…`` is a transcript, never a gene."""
 
+
+def id_field(value: str) -> str | None:
+    """The field of an identifier by its shape (``ENST00000269305`` → ``ensembl.transcript``)."""
+    return next((f for pat, f in ID_SHAPES if pat.match(value)), None)
+
+
 TEXT_FIELDS = ("symbol", "alias", "name", "other_names", "refseq", "ensembl", "uniprot")
 """Fields whose values are never a bare number: a number there is an Entrez gene id."""
 
@@ -208,9 +213,7 @@ def gene_terms(question: str) -> list[str]:
     >>> gene_terms("Where was EGFR in the old build (hg19)? Also its Entrez ID")
     ['EGFR']
     """
-    mention_words = {w for phrase in _field_phrases() for w in phrase}
-    mention_words |= {w.lower() for phrase in _field_phrases() for w in phrase}
-    species_words = {w for phrase in _species_phrases() for w in phrase}
+    mention_words, species_words = _not_gene_words()
     out = []
     for tok in _TERM.findall(question):
         if tok[0].isdigit() or not _SYMBOLISH.match(tok) or _NOT_GENE.match(tok):
@@ -225,6 +228,15 @@ def gene_terms(question: str) -> list[str]:
             continue
         out.append(tok)
     return list(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=1)
+def _not_gene_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The words of the field mentions (as written and lower-cased) and of the species names."""
+    mention = {w for phrase in _field_phrases() for w in phrase}
+    mention |= {w.lower() for w in mention}
+    species = {w for phrase in _species_phrases() for w in phrase}
+    return frozenset(mention), frozenset(species)
 
 
 def _squash(text: str) -> str:
@@ -327,7 +339,7 @@ def species_named(question: str) -> list[str]:
     """
     api = load_api()
     names = [label for _, label in _find_phrases(question, _species_phrases())]
-    names += [api.species_name(int(t)) or t for t in _TAXID.findall(question)]
+    names += [api.species_name(int(t)) or t for t in TAXID_RE.findall(question)]
     return list(dict.fromkeys(names))
 
 
@@ -352,16 +364,6 @@ def _with(query: Query, **params: str | None) -> Query:
         else:
             new[k] = v
     return replace(query, params=new)
-
-
-def _words(node) -> list:
-    from luqum import tree as t
-
-    if type(node) is t.Word:
-        return [node]
-    if isinstance(node, t.Phrase):
-        return []
-    return [w for child in node.children for w in _words(child)]
 
 
 def _tree(query: Query):
@@ -389,13 +391,13 @@ def rule_ids(question: str, query: Query, ctx: Context) -> tuple[Query, str] | N
     def visit(node):
         for i, child in enumerate(list(node.children)):
             if type(child) is t.Word and not isinstance(node, t.SearchField):
-                shape = next((f for pat, f in ID_SHAPES if pat.match(child.value)), None)
+                shape = id_field(child.value)
                 if shape and shape != "go":  # a bare id: searched in its own field
                     _set_child(node, i, t.SearchField(shape, t.Word(child.value)))
                     changes.append(f"{child.value} → {shape}:{child.value}")
         if isinstance(node, t.SearchField) and type(node.expr) is t.Word:
             value = node.expr.value
-            shape = next((f for pat, f in ID_SHAPES if pat.match(value)), None)
+            shape = id_field(value)
             if shape and not (shape == node.name or shape.startswith(node.name + ".")):
                 if not (node.name.startswith(shape.split(".")[0]) and "." not in node.name):
                     changes.append(f"{node.name}:{value} → {shape}:{value}")
@@ -436,7 +438,7 @@ def rule_phrases(question: str, query: Query, ctx: Context) -> tuple[Query, str]
                 return inner
         return None
 
-    def visit(node, parent=None):
+    def visit(node):
         for i, child in enumerate(list(node.children)):
             if isinstance(child, t.SearchField) and child.name in ("name", "other_names"):
                 inner = single(child.expr)
@@ -449,7 +451,7 @@ def rule_phrases(question: str, query: Query, ctx: Context) -> tuple[Query, str]
                 _set_child(node, i, t.Word(inner))
                 changed.append(f'"{inner}" → {inner}')
                 continue
-            visit(child, node)
+            visit(child)
 
     root = t.Group(tree)
     visit(root)
@@ -618,7 +620,7 @@ def rule_wildcard(question: str, query: Query, ctx: Context) -> tuple[Query, str
         if not _ANYTHING.search(question[: m.start()])  # "anything starting with": all fields
     }
     species = query.params.get("species")
-    plain = {w.value.rstrip("*").lower() for w in _words(tree)}  # words, fielded or not
+    plain = {w.value.rstrip("*").lower() for w in plain_words(tree)}  # words, fielded or not
     for m in _FAMILY.finditer(question):
         word = m.group(1)
         written = _SYMBOLISH.match(word) or (
@@ -665,6 +667,7 @@ def rule_wildcard(question: str, query: Query, ctx: Context) -> tuple[Query, str
     )
 
 
+@lru_cache(maxsize=1)
 def _type_lookup() -> dict[str, str]:
     """Words for gene types (``pseudogene``, ``lncRNA``) → the value ``type_of_gene`` holds."""
     spec = load_fields().fields.get("type_of_gene")
@@ -726,13 +729,11 @@ def rule_types(question: str, query: Query, ctx: Context) -> tuple[Query, str] |
             if len(top) > 1:
                 drop.append(i)
                 changed.append(f"dropped {node} ({value} is not a gene term)")
-            elif (
-                low in named
-                or query.params.get("species", "").count(",") == 0
-                and (load_api().taxid(query.params.get("species", "")) is not None)
-            ):
-                species = named.get(low) or query.params["species"]
+            else:  # the only term: every gene of the species (named, or the query's one)
+                species = named.get(low) or query.params.get("species", "")
                 taxid = load_api().taxid(species)
+                if taxid is None:
+                    continue
                 top[i] = t.SearchField("taxid", t.Word(str(taxid)))
                 changed.append(f"{render_lucene(node)} → taxid:{taxid} (all {species} genes)")
     if drop:
@@ -752,12 +753,11 @@ def rule_types(question: str, query: Query, ctx: Context) -> tuple[Query, str] |
                     elif value != v:
                         _set_child(node, i, t.SearchField("type_of_gene", t.Word(value)))
                         changed.append(f"type_of_gene:{v} → type_of_gene:{value}")
-                elif child.name in ("symbol", "alias", "name") and plain_type(v):
-                    _set_child(node, i, t.SearchField("type_of_gene", t.Word(plain_type(v))))
-                    changed.append(f"{child.name}:{v} → type_of_gene:{plain_type(v)}")
+                elif child.name in ("symbol", "alias", "name") and (value := plain_type(v)):
+                    _set_child(node, i, t.SearchField("type_of_gene", t.Word(value)))
+                    changed.append(f"{child.name}:{v} → type_of_gene:{value}")
                 continue
-            if type(child) is t.Word and plain_type(child.value):
-                value = plain_type(child.value)
+            if type(child) is t.Word and (value := plain_type(child.value)):
                 _set_child(node, i, t.SearchField("type_of_gene", t.Word(value)))
                 changed.append(f"{child.value} → type_of_gene:{value}")
                 continue
@@ -784,7 +784,7 @@ def rule_question_ids(question: str, query: Query, ctx: Context) -> tuple[Query,
         return None
     ids = []
     for tok in re.findall(r"[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]", question):
-        shape = next((f for pat, f in ID_SHAPES if pat.match(tok)), None)
+        shape = id_field(tok)
         if shape:
             ids.append((tok, shape))
     if len(ids) != 1:
@@ -909,9 +909,8 @@ def rule_sort(question: str, query: Query, ctx: Context) -> tuple[Query, str] | 
         desc = m.group(1).lower() in ("highest", "largest", "biggest", "greatest", "newest")
         desc = desc or m.group(1).lower() == "most recent"
         want = ("-" if desc else "") + "entrezgene"
-    elif _SORT_BY.search(question):
-        said = _SORT_BY.search(question).group(1)
-        named = [f for f in fields_named(said) if f in SORTABLE]
+    elif sort_by := _SORT_BY.search(question):
+        named = [f for f in fields_named(sort_by.group(1)) if f in SORTABLE]
         want = named[0] if named else None
     if want is None and _ALPHA.search(question):
         want = "name" if re.search(r"\bby (?:full )?name\b", question, re.I) else "symbol"
@@ -934,12 +933,12 @@ def rule_scopes(question: str, query: Query, ctx: Context) -> tuple[Query, str] 
         return None
     given = query.params.get("scopes")
     if given:
-        shapes = [next((f for pat, f in ID_SHAPES if pat.match(t)), None) for t in terms]
+        shapes = [id_field(t) for t in terms]
         if not all(shapes) or any(s.split(".")[0] in given for s in shapes if s):
             return None  # symbols, or ids already in their scope
     scopes: list[str] = []
     for term in terms:
-        shape = next((f for pat, f in ID_SHAPES if pat.match(term)), None)
+        shape = id_field(term)
         if term.isdigit():
             shape = "entrezgene"
         elif shape and shape.startswith("refseq"):
@@ -1005,8 +1004,6 @@ def rule_terms(question: str, query: Query, ctx: Context) -> tuple[Query, str] |
     """A query that searches none of the question's gene terms, because it copied one wrong
     (``ckd2`` for CDK2), gets the question's closest word back (as
     :func:`assistant.recover.fix_copied_terms` does after a query finds nothing)."""
-    from .recover import fix_copied_terms
-
     if not missing_terms(question, query):
         return None
     return fix_copied_terms(question, query)

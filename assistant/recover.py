@@ -35,7 +35,7 @@ from .query import INTERVAL_RE, Query, parse_lucene, relax_query, render_lucene
 from .schema import load_api
 
 _QUESTION_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_TAXID = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
+TAXID_RE = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
 
 
 @dataclass
@@ -150,7 +150,7 @@ def fix_copied_terms(question: str, query: Query) -> tuple[Query, str] | None:
     tree = parse_lucene(q)
     if tree is None:
         return None
-    words = [w for w in _words(tree) if not any(c in w.value for c in "*?\\")]
+    words = [w for w in plain_words(tree) if not any(c in w.value for c in "*?\\")]
     phrases = _phrases(tree)
     inner = [p for ph in phrases for p in _QUESTION_TOKEN.findall(ph.value)]
     swaps = _swaps([w.value for w in words] + inner, tokens)
@@ -166,13 +166,13 @@ def fix_copied_terms(question: str, query: Query) -> tuple[Query, str] | None:
     return replace(query, q=str(tree).strip()), _note(swaps)
 
 
-def _words(node) -> list:
+def plain_words(node) -> list:
     """The plain words (luqum ``Word`` nodes) of a query tree, in order."""
     from luqum import tree as t
 
     if type(node) is t.Word:
         return [node]
-    return [w for child in node.children for w in _words(child)]
+    return [w for child in node.children for w in plain_words(child)]
 
 
 def _phrases(node) -> list:
@@ -269,7 +269,7 @@ def wider_scopes(query: Query) -> tuple[Query, str] | None:
 def species_from_question(question: str, query: Query) -> tuple[Query, str] | None:
     """``query`` with ``species`` set to the taxid the question spells out (``taxid 10116``),
     when the query asks for another species; None otherwise."""
-    found = {int(m) for m in _TAXID.findall(question)}
+    found = {int(m) for m in TAXID_RE.findall(question)}
     said = query.params.get("species")
     if len(found) != 1 or not said:
         return None
