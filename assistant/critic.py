@@ -352,10 +352,6 @@ def fields_named(question: str) -> list[str]:
     return list(dict.fromkeys(label for _, label in _find_phrases(question, _field_phrases())))
 
 
-def _fields(query: Query) -> list[str]:
-    return [f.strip() for f in query.params.get("fields", "").split(",") if f.strip()]
-
-
 def _with(query: Query, **params: str | None) -> Query:
     new = dict(query.params)
     for k, v in params.items():
@@ -962,7 +958,7 @@ def rule_fields(question: str, query: Query, ctx: Context) -> tuple[Query, str] 
         return None
     if query.method == "GET" and query.endpoint == "query" and not (query.q or "").strip():
         return None
-    have = _fields(query)
+    have = query.field_list()
     if _EVERYTHING.search(question):
         if "all" in have or (query.endpoint == "gene" and not have):
             return None

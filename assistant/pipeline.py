@@ -194,7 +194,7 @@ def clean_question(text: Any, max_chars: int) -> tuple[str, str | None, list[str
 def with_answer_fields(query: Query) -> tuple[Query, bool]:
     """The query with symbol, name and taxid added to a ``fields`` list that lacks them (so the
     answer can name the gene); unchanged without ``fields`` or with ``fields=all``."""
-    fields = [f.strip() for f in query.params.get("fields", "").split(",") if f.strip()]
+    fields = query.field_list()
     if not fields or "all" in fields:
         return query, False
     missing = [f for f in ANSWER_FIELDS if f not in fields]

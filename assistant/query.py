@@ -129,6 +129,14 @@ class Query:
             (self.endpoint, self.method, self.q, self.gene_id, tuple(sorted(self.params.items())))
         )
 
+    def field_list(self) -> list[str]:
+        """The names in ``fields`` (empty without it).
+
+        >>> parse_query("/v3/query?q=cdk2&fields=symbol, go.BP").field_list()
+        ['symbol', 'go.BP']
+        """
+        return [f.strip() for f in self.params.get("fields", "").split(",") if f.strip()]
+
     # --- writing -------------------------------------------------------------------------------
     def path(self, prefix: str = "/v3") -> str:
         """The request path: ``/v3/query``, ``/v3/gene/1017`` (GET) or ``/v3/gene`` (POST)."""

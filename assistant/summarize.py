@@ -196,7 +196,7 @@ def detect_intent(question: str, query: Query) -> str:
 
 
 def _requested(query: Query) -> list[str]:
-    return [f.strip() for f in query.params.get("fields", "").split(",") if f.strip()]
+    return query.field_list()
 
 
 def _is_interval(query: Query) -> bool:
