@@ -85,7 +85,15 @@ HOLDOUT_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout.jsonl"
 """Its held-out companion (``--split holdout``), written after the first set was tuned against."""
 HOLDOUT2_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout2.jsonl"
 """A second held-out set (``--split holdout2``), written last, for the final check."""
-DEVSET_SPLITS = {"real": DEVSET_PATH, "holdout": HOLDOUT_PATH, "holdout2": HOLDOUT2_PATH}
+HOLDOUT3_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout3.jsonl"
+"""A third held-out set (``--split holdout3``), written before the v3 training data; never
+used for tuning."""
+DEVSET_SPLITS = {
+    "real": DEVSET_PATH,
+    "holdout": HOLDOUT_PATH,
+    "holdout2": HOLDOUT2_PATH,
+    "holdout3": HOLDOUT3_PATH,
+}
 IDENTITY = ("model", "mode", "grammar", "retry", "split", "source", "k_pairs", "k_fields", "k_docs")
 """What a resumed run must share with the responses already in its folder."""
 
@@ -829,7 +837,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--devset",
         type=Path,
         help="Evaluate this development set by answer accuracy (--split real: "
-        "evals/devset/real_phrasing.jsonl; --split holdout: real_phrasing_holdout.jsonl).",
+        "evals/devset/real_phrasing.jsonl; --split holdout, holdout2, holdout3: "
+        "real_phrasing_holdout.jsonl, _holdout2.jsonl, _holdout3.jsonl).",
     )
     ap.add_argument("--limit", type=int, help="Evaluate only the first N items.")
     ap.add_argument("--out", type=Path, help="Run folder (default evals/results/<run name>).")

@@ -1,9 +1,9 @@
 """The real-phrasing development sets (evals/devset/real_phrasing.jsonl and its held-out
-companion real_phrasing_holdout.jsonl) and their answer-accuracy scoring: every item's gold
-holds for its reference query on the built store, no question (nor a near-duplicate) is in the
-pairs the model trains on or retrieves from (nor, for the holdout, in the first set), and the
-scoring judges hand-made hit lists and real executions the way the issue's kinds of misses
-need."""
+companions real_phrasing_holdout.jsonl, _holdout2 and _holdout3) and their answer-accuracy
+scoring: every item's gold holds for its reference query on the built store, no question (nor a
+near-duplicate) is in the pairs the model trains on or retrieves from (nor, for a holdout, in
+the sets written before it), and the scoring judges hand-made hit lists and real executions the
+way the issue's kinds of misses need."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from assistant.schema import load_fields
 DEVSET = ROOT / "evals" / "devset" / "real_phrasing.jsonl"
 HOLDOUT = ROOT / "evals" / "devset" / "real_phrasing_holdout.jsonl"
 HOLDOUT2 = ROOT / "evals" / "devset" / "real_phrasing_holdout2.jsonl"
+HOLDOUT3 = ROOT / "evals" / "devset" / "real_phrasing_holdout3.jsonl"
 DEVSETS = {
     "real": (DEVSET, 220, ()),
     "holdout": (HOLDOUT, 150, ("clone_name", "grch37_name")),
     "holdout2": (HOLDOUT2, 100, ("clone_name", "grch37_name")),
+    "holdout3": (HOLDOUT3, 120, ("clone_name", "grch37_name")),
 }
 """Each set checked alike: its file, its least size and the kinds it need not have (the
 holdouts have no clone-based names)."""
@@ -207,13 +209,16 @@ def test_no_dev_question_is_in_training_or_retrieval(devset, pool):
     assert not leaks, "\n".join(f"{q!r} ~ {p!r} ({j})" for q, p, j in leaks)
 
 
-@pytest.mark.parametrize("path", [HOLDOUT, HOLDOUT2], ids=["holdout", "holdout2"])
+@pytest.mark.parametrize(
+    "path", [HOLDOUT, HOLDOUT2, HOLDOUT3], ids=["holdout", "holdout2", "holdout3"]
+)
 def test_the_holdout_is_no_rewording_of_the_first_set(eval_lm, items, path):
     """A holdout is an independent check: none of its questions is a near-duplicate of one
-    of real_phrasing.jsonl (the set the rules were tuned against), nor, for the second
-    holdout, of the first holdout."""
+    of real_phrasing.jsonl (the set the rules were tuned against), nor of any holdout
+    written before it (the second holdout: the first; the third: the first and second)."""
     holdout = eval_lm.load_devset(path)
-    earlier = items if path == HOLDOUT else [*items, *eval_lm.load_devset(HOLDOUT)]
+    before = {HOLDOUT: [], HOLDOUT2: [HOLDOUT], HOLDOUT3: [HOLDOUT, HOLDOUT2]}[path]
+    earlier = [*items, *(i for p in before for i in eval_lm.load_devset(p))]
     near = near_duplicates([i.question for i in holdout], [i.question for i in earlier])
     assert not near, "\n".join(f"{q!r} ~ {p!r} ({j})" for q, p, j in near)
 
