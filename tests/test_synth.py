@@ -11,7 +11,7 @@ from assistant.cli import main
 from assistant.config import ROOT, Settings
 from assistant.pairs import leaks, load_pairs, signature
 from assistant.query import canonical, parse_query, validate
-from assistant.synth import Checker, generate, vocab
+from assistant.synth import VOICE_SHARE, Checker, generate, vocab
 from assistant.synth.base import Draft
 from assistant.synth.raft import query_fields, raft_context, raft_field_ids
 
@@ -29,7 +29,9 @@ def _all(result):
 
 def test_every_pair_is_canonical_valid_and_has_hits(generated, tiny_settings, tiny_store):
     pairs = _all(generated)
-    assert len(pairs) == LIMIT
+    voices = [p for p in pairs if p.id.startswith("voice-")]
+    assert len(pairs) - len(voices) == LIMIT
+    assert len(voices) == round(LIMIT * VOICE_SHARE)
     checker = Checker(tiny_settings, tiny_store)
     for p in pairs:
         query = parse_query(p.query)
@@ -81,6 +83,7 @@ def test_wording_decides_species(generated):
         w.lower() for words in vocab.SPECIES_WORDS.values() for ws in words.values() for w in ws
     }
     names |= {"human", "mouse", "rat", "zebrafish", "fly", "worm", "pig", "taxid"}
+    names.add("patient")  # a clinician's patient is human (voice_intents.alias_in_context)
     for p in _all(generated):
         if p.source != "synthetic":
             continue
@@ -146,16 +149,18 @@ def test_raft_context_has_the_query_fields_and_distractors():
 def test_cli_synth_and_stats(tmp_path, tiny_store_path, capsys):
     out = tmp_path / "pairs"
     rc = main(
-        ["pairs", "synth", "--limit", "40", "--seed", "2", "--out", str(out), "--raft",
-         "--store-path", str(tiny_store_path)]
+        ["pairs", "synth", "--limit", "40", "--seed", "2", "--voices", "5", "--out", str(out),
+         "--raft", "--store-path", str(tiny_store_path)]
     )  # fmt: skip
     assert rc == 0
-    assert "40 pairs" in capsys.readouterr().out
+    assert "45 pairs" in capsys.readouterr().out
     splits = {s: load_pairs(out, s) for s in ("train", "validation", "test")}
-    assert sum(map(len, splits.values())) == 40
+    assert sum(map(len, splits.values())) == 45
+    assert sum(p.id.startswith("voice-") for p in splits["train"]) == 5
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["total"] == 40 and stats["leaks"] == {"query": 0, "signature": 0}
+    assert stats["total"] == 45 and stats["leaks"] == {"query": 0, "signature": 0}
     assert stats["generation"]["seed"] == 2
+    assert "--voices 5" in stats["generation"]["command"]
     readme = (out / "README.md").read_text()
     assert "| intent |" in readme and "never used for training" in readme
     raft = [json.loads(line) for line in (out / "train_raft.jsonl").read_text().splitlines()]
@@ -231,3 +236,81 @@ def test_free_text_and_pattern_builders_write_the_shapes_logs_hold(tiny_settings
     assert any("(" in q and " OR " in q and " AND " in q for q in qs)
     assert any(q.startswith('"') and " NOT " in q for q in qs)
     assert any(":" not in q and "*" not in q and "?" not in q for q in kept["free_text_gene"])
+
+
+def test_voice_pairs_are_train_only_and_leave_the_splits_alone(generated, tiny_settings):
+    """The voice pairs are added to train only, from their own random stream: with none, the
+    template pairs and every split are the same; none shares a query or a signature with
+    validation or test."""
+    plain = generate(tiny_settings, limit=LIMIT, seed=0, voices=0)
+    key = lambda ps: [(p.id, p.question, p.query) for p in ps]  # noqa: E731
+    for split in ("validation", "test"):
+        assert key(plain.splits[split]) == key(generated.splits[split])
+    templates = [p for p in generated.splits["train"] if not p.id.startswith("voice-")]
+    assert key(templates) == key(plain.splits["train"])
+    voices = [p for p in _all(generated) if p.id.startswith("voice-")]
+    assert voices and {p.split for p in voices} == {"train"}
+    assert all(p.style.startswith("voice-") for p in voices)
+    held = {p.query for s in ("validation", "test") for p in generated.splits[s]}
+    held |= {p.signature for s in ("validation", "test") for p in generated.splits[s]}
+    assert not [p for p in voices if p.query in held or p.signature in held]
+    assert leaks(generated.splits) == {"query": [], "signature": []}
+
+
+def test_voice_frames_add_no_species_number_or_field():
+    """A persona frame may not change what its question asks: no digit, species word or word
+    naming a field family in any frame, assay or condition."""
+    import re
+
+    from assistant.synth.base import ATTRS
+    from assistant.synth.voice_intents import ASSAYS, CONDITIONS, FRAMES
+
+    species = {
+        w.lower() for words in vocab.SPECIES_WORDS.values() for ws in words.values() for w in ws
+    }
+    species |= {"human", "mouse", "rat", "zebrafish", "fly", "worm", "pig", "patient"}
+    fields = {w.lower() for a in ATTRS.values() for w in a.words} | {"gene id", "symbol", "name"}
+    texts = [f for fs in FRAMES.values() for f in fs] + ASSAYS + CONDITIONS
+    for text in texts:
+        plain = text.replace("{s}", "").replace("{s_lc}", "").replace("{dx}", "")
+        plain = plain.replace("{assay}", "").lower()
+        assert not re.search(r"\d", plain), text
+        words = set(re.findall(r"[a-z][a-z.\-]*", plain))
+        assert not words & species, (text, words & species)
+        assert not [f for f in fields if re.search(rf"\b{re.escape(f)}\b", plain)], text
+
+
+def test_voice_builders_write_checked_pairs(tiny_settings, tiny_store):
+    """Each voice builder's drafts pass the checker on the tiny store; a unit interval's
+    numbers are the query's base pairs; an alias in context is searched as the alias."""
+    import re
+
+    from assistant.synth.base import Ctx
+    from assistant.synth.genes import GeneSampler
+    from assistant.synth.voice_intents import BUILDERS
+
+    checker = Checker(tiny_settings, tiny_store)
+    sampler = GeneSampler(tiny_store, 0)
+    rng = random.Random(0)
+    kept: dict[str, list[tuple[str, str]]] = {name: [] for name in BUILDERS}
+    for name, (build, _) in BUILDERS.items():
+        for _ in range(150):
+            draft = build(Ctx(random.Random(rng.getrandbits(64)), "neutral", sampler))
+            if draft is None:
+                continue
+            assert draft.voice, name
+            text, _reason = checker.check(draft)
+            if text is not None:
+                kept[name].append((draft.question, text))
+    assert all(kept.values()), {k: len(v) for k, v in kept.items()}
+    for question, text in kept["interval_units"]:
+        lo, hi = map(int, re.search(r"chr\w+:(\d+)-(\d+)", text).groups())
+        unit = 1000 if "kb" in question else 1_000_000
+        numbers = [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", question)]
+        assert lo / unit in numbers and hi / unit in numbers, (question, text)
+    for question, text in kept["alias_in_context"]:
+        alias = parse_query(text).q.removeprefix("alias:")
+        assert alias.lower() in question.lower(), (question, text)
+    for question, text in kept["phrase_on_chromosome"]:
+        phrase = re.search(r'name:"([^"]+)"', text).group(1)
+        assert phrase.lower() in question.lower(), (question, text)

@@ -26,7 +26,7 @@ from ..config import Settings, add_settings_arguments, settings_from_args
 from ..errors import AssistantError, ConfigError, QueryError
 from ..pairs import Pair, load_pairs, pair_stats, save_pairs, signature, split_pairs
 from ..query import Query, canonical, parse_query, validate
-from . import gene_intents, set_intents, text_intents, vocab
+from . import gene_intents, set_intents, text_intents, vocab, voice_intents
 from .base import Ctx, Draft
 from .seeds import guess_intent, held_out_queries, real_pairs
 
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 BUILDERS = {**gene_intents.BUILDERS, **set_intents.BUILDERS, **text_intents.BUILDERS}
 DEFAULT_TOTAL = 6000
+VOICE_SHARE = 0.4
+"""Train-only pairs of :mod:`.voice_intents` added per template pair (2,400 for the default
+6,000): questions inside the sentences people write them in."""
 DEFAULT_SPLIT_SIZES = {"validation": 350, "test": 350}
 MAX_QUESTIONS_PER_QUERY = 3
 CHECK_TIMEOUT_MS = 30_000
@@ -160,10 +163,14 @@ def generate(
     split_sizes: dict[str, int] | None = None,
     store=None,
     progress: bool = False,
+    voices: int | None = None,
 ) -> Result:
     """Generate the pair set: ``limit`` pairs (default :data:`DEFAULT_TOTAL`), split with
     ``split_sizes`` pairs in validation and test (default 350 each, scaled down for small
-    limits)."""
+    limits), then ``voices`` pairs of :mod:`.voice_intents` (default ``VOICE_SHARE`` × limit)
+    added to train only, none sharing a query or signature with validation or test. The voice
+    pairs come from a random stream of their own, so the template pairs and the splits are the
+    same with or without them."""
     from .genes import GeneSampler
 
     t0 = time.perf_counter()
@@ -176,17 +183,17 @@ def generate(
     seen_questions: set[str] = set()
     per_query: Counter = Counter()
 
-    def keep(pair: Pair) -> bool:
+    def keep(pair: Pair, into: list[Pair] = pairs, per_query_max=MAX_QUESTIONS_PER_QUERY) -> bool:
         key = " ".join(pair.question.lower().split())
         if key in seen_questions:
             dropped["duplicate question"] += 1
             return False
-        if per_query[pair.query] >= MAX_QUESTIONS_PER_QUERY:
+        if per_query[pair.query] >= per_query_max:
             dropped["query already has enough questions"] += 1
             return False
         seen_questions.add(key)
         per_query[pair.query] += 1
-        pairs.append(pair)
+        into.append(pair)
         return True
 
     held_out = held_out_queries(settings.seed_dir)
@@ -206,29 +213,15 @@ def generate(
         pair.intent = pair.intent or guess_intent(text)
         real_kept += keep(_finish(pair, text))
 
-    names = list(BUILDERS)
-    weights = [BUILDERS[n][1] for n in names]
     drafts = 0
     bar = _progress(total, progress)
     while len(pairs) < total and drafts < total * 8:
         drafts += 1
-        name = rng.choices(names, weights=weights)[0]
-        ctx = Ctx(random.Random(rng.getrandbits(64)), vocab.pick_style(rng), sampler)
-        try:
-            draft = BUILDERS[name][0](ctx)
-        except AssistantError as exc:
-            dropped[f"builder error: {type(exc).__name__}"] += 1
+        drawn = _draw(BUILDERS, rng, lambda: vocab.pick_style(rng), sampler, checker, held_out)
+        if isinstance(drawn, str):
+            dropped[drawn] += 1
             continue
-        if draft is None:
-            dropped["no suitable gene or value"] += 1
-            continue
-        text, reason = checker.check(draft)
-        if text is None:
-            dropped[reason] += 1
-            continue
-        if text in held_out:
-            dropped["a query of the seed query log (held out)"] += 1
-            continue
+        draft, text = drawn
         pair = Pair(
             draft.question,
             text,
@@ -250,14 +243,72 @@ def generate(
     splits = split_pairs(pairs, {k: fractions[k] for k in ("train", "validation", "test")}, seed)
     for p in pairs:
         p.extra.pop("pin", None)
+
+    want = round(total * VOICE_SHARE) if voices is None else voices
+    added: list[Pair] = []
+    voice_drafts = 0
+    if want > 0:
+        kept_out = {p.query for s in splits if s != "train" for p in splits[s]}
+        kept_out |= {p.signature for s in splits if s != "train" for p in splits[s]}
+        vrng = random.Random(f"voices-{seed}")
+        bar = _progress(want, progress)
+        while len(added) < want and voice_drafts < want * 8:
+            voice_drafts += 1
+            drawn = _draw(
+                voice_intents.BUILDERS, vrng, lambda: "neutral", sampler, checker, held_out
+            )
+            if isinstance(drawn, str):
+                dropped[f"voice: {drawn}"] += 1
+                continue
+            draft, text = drawn
+            pair = _finish(
+                Pair(
+                    draft.question,
+                    text,
+                    id=f"voice-{len(added):06d}",
+                    intent=draft.intent,
+                    style=f"voice-{draft.voice or draft.style}",
+                    source="synthetic",
+                ),
+                text,
+            )
+            if pair.query in kept_out or pair.signature in kept_out:
+                dropped["voice: query or signature of validation/test"] += 1
+                continue
+            # a voice pair may repeat a template pair's query: the wording is what it adds
+            if keep(pair, added, MAX_QUESTIONS_PER_QUERY + 2) and bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        splits.setdefault("train", []).extend(added)
     return Result(
         splits=splits,
         dropped=dropped,
-        drafts=drafts,
+        drafts=drafts + voice_drafts,
         seconds=time.perf_counter() - t0,
         real_kept=real_kept,
         real_total=len(real),
     )
+
+
+def _draw(builders, rng, style, sampler, checker, held_out) -> tuple[Draft, str] | str:
+    """One draft of a builder drawn by weight, checked: ``(draft, canonical query)``, or why it
+    was dropped."""
+    names = list(builders)
+    name = rng.choices(names, weights=[builders[n][1] for n in names])[0]
+    ctx = Ctx(random.Random(rng.getrandbits(64)), style(), sampler)
+    try:
+        draft = builders[name][0](ctx)
+    except AssistantError as exc:
+        return f"builder error: {type(exc).__name__}"
+    if draft is None:
+        return "no suitable gene or value"
+    text, reason = checker.check(draft)
+    if text is None:
+        return reason
+    if text in held_out:
+        return "a query of the seed query log (held out)"
+    return draft, text
 
 
 def _progress(total: int, show: bool):
@@ -297,6 +348,12 @@ def add_commands(sub) -> None:
     s.add_argument(
         "--raft", action="store_true", help="Also write train_raft.jsonl (RAFT contexts)."
     )
+    s.add_argument(
+        "--voices",
+        type=int,
+        default=None,
+        help=f"Train-only voice pairs (default {VOICE_SHARE:g} × --limit; 0 for none).",
+    )
     s.add_argument("--raft-k", type=int, default=3, help="Distractor fields per RAFT context.")
     s.add_argument("--no-hf", action="store_true", help="Skip the datasets folder (hf/).")
     s.add_argument("--no-readme", action="store_true", help="Do not rewrite <out>/README.md.")
@@ -315,12 +372,13 @@ def _cmd_synth(args) -> int:
     out = args.out or settings.pairs_dir
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    result = generate(settings, args.limit, args.seed, progress=True)
+    result = generate(settings, args.limit, args.seed, progress=True, voices=args.voices)
     extra = {
         "generation": {
             "command": "python -m assistant pairs synth"
             + (f" --limit {args.limit}" if args.limit else "")
             + f" --seed {args.seed}"
+            + (f" --voices {args.voices}" if args.voices is not None else "")
             + (" --raft" if args.raft else ""),
             "seed": args.seed,
             "drafts": result.drafts,

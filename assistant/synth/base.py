@@ -34,6 +34,8 @@ class Draft:
     expect: list[str] = field(default_factory=list)
     expect_fields: list[str] = field(default_factory=list)
     min_total: int = 1
+    voice: str = ""
+    """The persona or wording of :mod:`.voice_intents` (empty for the template builders)."""
 
 
 @dataclass(frozen=True)

@@ -172,17 +172,19 @@ def name_lookup(ctx: Ctx) -> Draft | None:
 ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9\-.]{1,14}$")
 
 
+def plain_aliases(doc: dict) -> list[str]:
+    """The gene's aliases a question can name as they are (no spaces, not its own symbol)."""
+    symbol = str(doc["symbol"]).lower()
+    return [a for a in _list(doc.get("alias")) if ALIAS_RE.match(a) and a.lower() != symbol]
+
+
 def alias_to_symbol(ctx: Ctx) -> Draft | None:
     """ "What is the official symbol of LMP10?" → q=alias:LMP10&fields=symbol,name,alias."""
     taxid = ctx.sampler.species(ctx.rng)
     doc = ctx.sampler.gene(taxid, ("alias",), ctx.rng)
     if doc is None:
         return None
-    aliases = [
-        a
-        for a in _list(doc.get("alias"))
-        if ALIAS_RE.match(a) and a.lower() != doc["symbol"].lower()
-    ]
+    aliases = plain_aliases(doc)
     if not aliases:
         return None
     alias = ctx.choice(aliases)
