@@ -12,7 +12,7 @@ with
 3. a ``symbol:`` term searched as an alias (``symbol:p21`` → ``alias:p21``: the genes people
    call p21), then as a prefix (``symbol:sox9`` → ``symbol:sox9*``: zebrafish sox9a, sox9b);
 4. a batch's symbols searched as aliases too (``scopes=symbol`` → ``symbol,alias``);
-5. its symbol/alias/name/type terms searched in all fields (:func:`assistant.query.relax_query`).
+5. its symbol/alias/name/type terms searched in all fields (:func:`relax_query`).
 
 :func:`recover` runs them in turn and keeps the first that finds more; the pipeline's answer says
 what was changed; a query someone typed or edited runs as written. Nothing here invents a term: a
@@ -31,11 +31,41 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .backends import Result
-from .query import INTERVAL_RE, Query, parse_lucene, relax_query, render_lucene
-from .schema import load_api
+from .query import INTERVAL_RE, Query, parse_lucene, render_lucene, render_tree, walk
+from .schema import load_api, load_fields
 
 _QUESTION_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]|[A-Za-z0-9]")
 TAXID_RE = re.compile(r"\btax(?:on|onomy)?[ _-]?(?:id)?\s*(?:=|:|#|is|of)?\s*(\d{2,8})\b", re.I)
+
+
+RELAXABLE_FIELDS = ("symbol", "alias", "name", "other_names", "type_of_gene")
+"""Fields whose terms :func:`relax_query` turns into plain words when a query matches nothing:
+a word the model put in the wrong field (``symbol:insulin``, ``type_of_gene:kinase``) is still
+found by a search of all fields."""
+
+
+def relax_query(query: Query) -> Query | None:
+    """The query with its :data:`RELAXABLE_FIELDS` terms searched in all fields instead, or
+    None when there is nothing to relax (a POST, a genome interval, no such field term).
+
+    >>> from assistant.query import parse_query
+    >>> relax_query(parse_query("/v3/query?q=symbol:insulin&fields=uniprot")).to_text()
+    '/v3/query?q=insulin&fields=uniprot'
+    >>> relax_query(parse_query('q=type_of_gene:kinase AND chr:21')).q
+    'kinase AND chr:21'
+    >>> relax_query(parse_query("q=entrezgene:1017")) is None
+    True
+    """
+    q = (query.q or "").strip()
+    if query.endpoint != "query" or query.method != "GET" or not q or INTERVAL_RE.match(q):
+        return None
+    tree = parse_lucene(q)
+    if tree is None:
+        return None
+    relaxed = render_tree(tree, load_fields(), lower=False, relax=RELAXABLE_FIELDS)
+    if relaxed == render_tree(tree, load_fields(), lower=False):
+        return None
+    return Query(query.endpoint, query.method, relaxed, query.gene_id, dict(query.params))
 
 
 @dataclass
@@ -168,20 +198,12 @@ def fix_copied_terms(question: str, query: Query) -> tuple[Query, str] | None:
 
 def plain_words(node) -> list:
     """The plain words (luqum ``Word`` nodes) of a query tree, in order."""
-    from luqum import tree as t
-
-    if type(node) is t.Word:
-        return [node]
-    return [w for child in node.children for w in plain_words(child)]
+    return list(walk(node, "Word"))
 
 
 def _phrases(node) -> list:
     """The phrases (luqum ``Phrase`` nodes, quotes included in their value) of a query tree."""
-    from luqum import tree as t
-
-    if isinstance(node, t.Phrase):
-        return [node]
-    return [p for child in node.children for p in _phrases(child)]
+    return list(walk(node, "Phrase"))
 
 
 def _swaps(terms: list[str], tokens: dict[str, str]) -> dict[str, str]:
@@ -245,11 +267,7 @@ def symbol_alternatives(query: Query) -> list[tuple[Query, str]]:
 
 
 def _fielded(node) -> list:
-    from luqum import tree as t
-
-    if isinstance(node, t.SearchField):
-        return [node]
-    return [f for child in node.children for f in _fielded(child)]
+    return list(walk(node, "SearchField"))
 
 
 def wider_scopes(query: Query) -> tuple[Query, str] | None:

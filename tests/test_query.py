@@ -1,4 +1,4 @@
-"""Parsing, validation and canonical form of MyGene queries (assistant/query.py)."""
+"""Parsing, validation and canonical form of MyGene queries (the assistant/query package)."""
 
 from __future__ import annotations
 

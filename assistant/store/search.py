@@ -24,13 +24,8 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser as lucene_parser
 
 from ..errors import QueryError
-from ..query import MAX_DEPTH, tree_depth
+from ..query import INTERVAL_RE, MAX_DEPTH, tree_depth
 from .fields import ALL_KEYWORD_FIELDS, FTS_COLUMNS, TEXT_COLUMNS
-
-INTERVAL = re.compile(
-    r"^\s*(?:(?P<asm>hg19|hg38|mm9|mm10|mm39)\.)?chr(?P<chr>[\w]+)\s*:\s*(?P<start>[\d,]+)\s*-\s*(?P<end>[\d,]+)\s*$",
-    re.I,
-)
 
 
 def coordinate(text: str) -> int:
@@ -182,7 +177,7 @@ class Searcher:
         q = q.strip()
         if not q:
             raise QueryError("q must not be empty")
-        m = INTERVAL.match(q)
+        m = INTERVAL_RE.match(q)
         if m:
             return self.interval(m)
         if LUCENE_HINT.search(q):
@@ -193,7 +188,7 @@ class Searcher:
 
     # --- genome intervals -----------------------------------------------------------------------
     def interval(self, m: re.Match) -> dict[int, float]:
-        asm = (m.group("asm") or "").lower()
+        asm = (m.group("assembly") or "").lower()
         assembly = (
             "hg19" if asm == "hg19" else "current" if asm in ("", "hg38", "mm10", "mm39") else asm
         )
