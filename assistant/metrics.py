@@ -389,7 +389,7 @@ def mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Means of every metric over scored rows, p50/p95 latency per stage and token counts.
 
     A row is what ``evals/eval_lm.py`` writes: ``scores`` (the :data:`METRICS`; ``execution``
@@ -403,7 +403,7 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     ...     {"scores": {"valid": False, "exact": False, "execution": None}, "timings": {"generate": 3.0},
     ...      "tokens": {"prompt": 320, "completion": 40}, "status": "invalid"},
     ... ]
-    >>> s = summarize(rows)
+    >>> s = aggregate(rows)
     >>> s["n"], s["metrics"]["valid"], s["metrics"]["execution"], s["execution_n"]
     (2, 0.5, 1.0, 1)
     >>> s["latency"]["generate"], s["tokens"]["prompt"]["mean"]
@@ -472,7 +472,7 @@ def summary_table(runs: Sequence[dict[str, Any]]) -> str:
     summary from :func:`summarize`, optionally with ``model``, ``mode``, ``grammar``).
 
     >>> row = {"label": "icl", "model": "smollm2-135m", "mode": "icl", "grammar": True,
-    ...        "summary": summarize([{"scores": {"valid": True, "exact": False}, "timings":
+    ...        "summary": aggregate([{"scores": {"valid": True, "exact": False}, "timings":
     ...                               {"generate": 0.8, "total": 1.0}, "tokens": {"prompt": 400}}])}
     >>> print(summary_table([row]).splitlines()[2])
     | icl | smollm2-135m | icl | on | 1 | 100% | 0% | – | – | – | – | – | – | – | 0.80 | 0.80 | 1.00 | 400 |

@@ -495,7 +495,7 @@ class PageService:
 
 def default_models(settings) -> list[str]:
     """The registry's model names (the configured model first)."""
-    from .models import load_registry, registry_path
+    from .registry import load_registry, registry_path
 
     try:
         names = load_registry(registry_path(settings)).names()

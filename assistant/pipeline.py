@@ -291,7 +291,7 @@ class Assistant:
         entry names (``ft`` for ``qwen2.5-coder-0.5b-mygene``), else the setting's default."""
         if "mode" in self.settings.model_fields_set:
             return self.settings.mode
-        from .models import resolve
+        from .registry import resolve
 
         try:
             spec = resolve(self.settings.model, self.settings)

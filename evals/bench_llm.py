@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant import llama_build  # noqa: E402
 from assistant.config import ROOT, Settings  # noqa: E402
 from assistant.llm import get_model  # noqa: E402
-from assistant.models import fetch, load_registry, resolve  # noqa: E402
+from assistant.registry import fetch, load_registry, resolve  # noqa: E402
 
 SYSTEM = (
     "You translate questions about genes into one MyGene.info query line. "

@@ -572,12 +572,12 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     rows = read_responses(run_dir / RESPONSES)
-    summary = metrics.summarize(rows)
+    summary = metrics.aggregate(rows)
     by_intent: dict[str, list] = defaultdict(list)
     for r in rows:
         by_intent[r.get("intent") or "?"].append(r)
     summary["by_intent"] = {
-        k: {"n": len(v), **metrics.summarize(v)["metrics"]} for k, v in sorted(by_intent.items())
+        k: {"n": len(v), **metrics.aggregate(v)["metrics"]} for k, v in sorted(by_intent.items())
     }
     summary["retried"] = sum(r.get("attempts", 1) > 1 for r in rows)
     summary["valid_first"] = metrics.mean([float(bool(r.get("valid_first"))) for r in rows])
@@ -758,8 +758,8 @@ def readme_table(entries: list[dict[str, Any]], default_model: str | None = None
     """The README's evaluation table: a row per run with its command, the ``default_model``'s
     runs first, then the model with most runs; modes in :data:`MODE_ORDER`, grammar on first.
 
-    >>> from assistant.metrics import summarize
-    >>> s = summarize([{"scores": {"valid": True, "exact": True}, "timings": {"generate": 0.5}}])
+    >>> from assistant.metrics import aggregate
+    >>> s = aggregate([{"scores": {"valid": True, "exact": True}, "timings": {"generate": 0.5}}])
     >>> e = {"model": "m", "mode": "icl", "grammar": True, "summary": s,
     ...      "command": "python evals/eval_lm.py --mode icl --no-progress"}
     >>> print(readme_table([e]).splitlines()[2])

@@ -48,7 +48,7 @@ for grammar in grammar nogrammar; do
     RUNS+=("qwen2.5-coder-0.5b $mode $grammar")
   done
 done
-if "$PY" -c "import sys; from assistant.config import Settings; from assistant.models import resolve; resolve(sys.argv[1], Settings())" "$FT_MODEL" 2>/dev/null; then
+if "$PY" -c "import sys; from assistant.config import Settings; from assistant.registry import resolve; resolve(sys.argv[1], Settings())" "$FT_MODEL" 2>/dev/null; then
   for grammar in grammar nogrammar; do
     for mode in ft ft+rag; do
       RUNS+=("$FT_MODEL $mode $grammar")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from assistant.config import ROOT, Settings
 from assistant.errors import ConfigError, ModelError
-from assistant.models import load_registry, registry_path
+from assistant.registry import load_registry, registry_path
 
 from .prepare import WORK_DIR
 

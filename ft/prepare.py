@@ -24,7 +24,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.errors import ConfigError, ModelError
-from assistant.models import require_weights, resolve
+from assistant.registry import require_weights, resolve
 
 FT_DIR = Path(__file__).resolve().parent
 WORK_DIR = FT_DIR / "work"

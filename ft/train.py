@@ -126,7 +126,7 @@ class Run:
 
     def check_inputs(self) -> None:
         """Everything that can be wrong with the inputs, before anything slow happens."""
-        from assistant.models import require_weights, resolve
+        from assistant.registry import require_weights, resolve
 
         from .prepare import check_hf_dir
 

@@ -12,7 +12,7 @@ from assistant.annotate import annotate, check_description, load_field_list, loa
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.datagen.endpoint import Endpoint, free_port
-from assistant.models import fetch, is_fetched, load_registry
+from assistant.registry import fetch, is_fetched, load_registry
 from assistant.schema import load_fields
 
 MODEL = "smollm2-135m"

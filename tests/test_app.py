@@ -17,9 +17,9 @@ from gradio_client.utils import Status
 import app
 from assistant.config import Settings
 from assistant.logstore import InteractionLog
-from assistant.models import fetch, load_registry
 from assistant.page import DONE, EXAMPLES, OUTPUTS, STAGES, PageService
 from assistant.pipeline import Assistant
+from assistant.registry import fetch, load_registry
 
 ENDPOINTS = {
     "/ask",

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from assistant.config import Settings
-from assistant.models import fetch, load_registry
 from assistant.page import DONE
+from assistant.registry import fetch, load_registry
 
 pytestmark = pytest.mark.browser
 

@@ -489,7 +489,7 @@ def test_page_and_pipeline_refuse_or_take_questions_without_the_model(page, row)
 @pytest.fixture(scope="module")
 def model(settings):
     from assistant.llm import get_model
-    from assistant.models import fetch, load_registry
+    from assistant.registry import fetch, load_registry
 
     fetch(load_registry().get("smollm2-135m"), settings, echo=lambda s: None)
     m = get_model("smollm2-135m", settings)

@@ -39,10 +39,10 @@ from assistant.datagen.templates import PERSONAS, Uncovered, check_mentions, des
 from assistant.datagen.work import WorkFile
 from assistant.errors import ConfigError
 from assistant.logstore import InteractionLog
-from assistant.models import is_fetched, load_registry
 from assistant.pairs import leaks, load_pairs, signature
 from assistant.pipeline import Assistant
 from assistant.query import parse_query
+from assistant.registry import is_fetched, load_registry
 
 MODEL = "smollm2-135m"
 

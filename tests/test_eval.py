@@ -19,8 +19,8 @@ from assistant.config import ROOT, Settings
 from assistant.grammar import load_grammar
 from assistant.llm import LanguageModel, get_model
 from assistant.metrics import METRICS
-from assistant.models import fetch, load_registry
 from assistant.pipeline import Assistant
+from assistant.registry import fetch, load_registry
 
 EVAL_PATH = ROOT / "evals" / "eval_lm.py"
 

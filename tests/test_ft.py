@@ -163,7 +163,7 @@ def test_peft_export_gives_the_same_weight_delta(model_type):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """Train SmolLM2-135M for 2 steps on 8 pairs, resume to 3 steps, convert and register."""
-    from assistant.models import fetch, load_registry
+    from assistant.registry import fetch, load_registry
 
     base = Settings()
     fetch(load_registry().get("smollm2-135m"), base, echo=lambda s: None)
@@ -238,8 +238,8 @@ def test_adapter_is_gguf_registered_and_changes_llama_cpp(tiny_run):
     import numpy as np
 
     from assistant.llm import get_model
-    from assistant.models import load_registry, registry_path
     from assistant.prompts import build_messages
+    from assistant.registry import load_registry, registry_path
 
     s, settings = tiny_run["summary"], tiny_run["settings"]
     gguf = Path(s["gguf"])

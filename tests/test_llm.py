@@ -11,7 +11,7 @@ from chat_stub import chat_server
 from assistant.config import Settings
 from assistant.errors import ModelError, UnknownModel
 from assistant.llm import Generation, LlamaCppModel, OpenAIModel, get_model
-from assistant.models import fetch, load_registry
+from assistant.registry import fetch, load_registry
 
 YES_NO = 'root ::= "yes" | "no"'
 SYMBOL_QUERY = 'root ::= "symbol:" [A-Z] [A-Z0-9]{1,5}'

@@ -14,6 +14,7 @@ from assistant.errors import QueryError
 from assistant.metrics import (
     COMPONENTS,
     METRICS,
+    aggregate,
     ast_key,
     ast_match,
     exact_match,
@@ -22,7 +23,6 @@ from assistant.metrics import (
     is_valid,
     q_terms,
     score,
-    summarize,
     summary_table,
 )
 from assistant.query import parse_query
@@ -296,7 +296,7 @@ def test_execution_match_edge_cases():
     assert hit_ids([{"query": "XYZ", "notfound": True}, {"_id": "672"}]) == ["672"]
 
 
-def test_summarize_counts_scores_latency_and_tokens():
+def test_aggregate_counts_scores_latency_and_tokens():
     def row(valid, exact, execution, generate, prompt, **extra):
         return {
             "scores": {"valid": valid, "exact": exact, "execution": execution},
@@ -312,7 +312,7 @@ def test_summarize_counts_scores_latency_and_tokens():
         row(False, False, None, 3.0, 540),
         row(True, True, True, 9.0, 560, error="the reference query 'x' does not parse"),
     ]
-    s = summarize(rows)
+    s = aggregate(rows)
     assert (s["n"], s["scored"], s["errors"]) == (4, 3, 1)
     assert s["metrics"]["valid"] == 0.6667 and s["metrics"]["exact"] == 0.3333
     assert s["metrics"]["execution"] == 0.5 and s["execution_n"] == 2
@@ -329,7 +329,7 @@ def test_summarize_counts_scores_latency_and_tokens():
 
 def test_percentile_and_empty_summaries():
     assert metrics.percentile([5], 95) == 5.0
-    empty = summarize([])
+    empty = aggregate([])
     assert empty["n"] == 0 and empty["metrics"]["exact"] is None and empty["latency"] == {}
 
 

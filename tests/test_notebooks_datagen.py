@@ -10,7 +10,7 @@ import pytest
 from scripts import execute_notebook
 
 from assistant.datagen.endpoint import free_port
-from assistant.models import is_fetched, load_registry
+from assistant.registry import is_fetched, load_registry
 
 MODEL = "smollm2-135m"
 

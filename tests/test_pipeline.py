@@ -13,10 +13,10 @@ from assistant.backends import EmbeddedBackend
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.llm import get_model
-from assistant.models import fetch, load_registry
 from assistant.pipeline import STAGES, Assistant, clean_question
 from assistant.prompts import MODES, build_messages, training_messages
 from assistant.query import parse_query
+from assistant.registry import fetch, load_registry
 from assistant.retrieval import Retriever
 from assistant.summarize import ungrounded
 

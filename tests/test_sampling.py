@@ -5,8 +5,8 @@ import pytest
 
 from assistant.config import Settings
 from assistant.grammar import load_grammar
-from assistant.models import fetch, load_registry, require_weights
 from assistant.prompts import build_messages
+from assistant.registry import fetch, load_registry, require_weights
 from assistant.sampling import GrammarFirstGreedy, grammar_first_llama_class
 
 QUESTIONS = [

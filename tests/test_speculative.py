@@ -12,8 +12,8 @@ import pytest
 from assistant.config import ROOT, Settings
 from assistant.grammar import load_grammar
 from assistant.llm import get_model
-from assistant.models import fetch, load_registry
 from assistant.prompts import build_messages
+from assistant.registry import fetch, load_registry
 
 QUESTIONS = [
     "what is the official symbol of LMP10?",

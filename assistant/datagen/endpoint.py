@@ -8,7 +8,7 @@ descriptions (``annotate``), and a JSON-schema client for it.
 - otherwise: :class:`LocalServer` starts llama-cpp-python's OpenAI-compatible server
   (``python -m llama_cpp.server --model <gguf> --host 127.0.0.1 --port <server_port>``) on the
   configured local model (a registry name such as ``smollm2-135m``, resolved to its GGUF file by
-  :mod:`assistant.models`), waits until ``/v1/models`` answers and stops it on exit.
+  :mod:`assistant.registry`), waits until ``/v1/models`` answers and stops it on exit.
 
 Either way the ``openai`` client talks to a real server. :class:`JsonClient` asks for JSON that
 follows a schema: ``response_format={"type": "json_schema", ...}`` for OpenAI, and the
@@ -40,7 +40,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError, ModelError
-from ..models import require_weights, resolve
+from ..registry import require_weights, resolve
 
 SERVER_EXTRAS = ("sse_starlette", "starlette_context")
 """Modules ``llama_cpp.server`` needs beyond llama-cpp-python (its ``[server]`` extras)."""

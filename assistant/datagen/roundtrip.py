@@ -19,7 +19,7 @@ query, runs it on the same backend as the logged query and compares the two exec
 As in the evaluation, the model's own query is what is compared, never the pipeline's
 repair or correction of it (:mod:`assistant.critic`, :mod:`assistant.recover`). Pairs that fail go to ``roundtrip_failed.jsonl``
 with the reason, the model's query and what differed; the report gives the pass rate per writer
-and per intent (:func:`summarize`).
+and per intent (:func:`rates`).
 
 >>> from assistant.query import parse_query
 >>> sorted(field_families(parse_query("/v3/query?q=cdk2&fields=go.BP,ensembl.gene,symbol")))
@@ -44,9 +44,9 @@ from .. import metrics
 from ..backends import BackendError
 from ..config import Settings
 from ..errors import AssistantError, QueryError
-from ..models import is_fetched, resolve
 from ..pairs import Pair
 from ..query import Query, parse_query
+from ..registry import is_fetched, resolve
 
 FAILED_FILE = "roundtrip_failed.jsonl"
 """Pairs whose round trip failed, one JSON object per line with the reason."""
@@ -233,13 +233,13 @@ class RoundTrip:
         return trip
 
 
-def summarize(rows: list[tuple[Pair, Trip]]) -> dict[str, Any]:
+def rates(rows: list[tuple[Pair, Trip]]) -> dict[str, Any]:
     """Pass counts and rates: overall, ``by_writer`` (:func:`writer_of`), ``by_intent`` and
     ``reasons`` (failures by reason).
 
     >>> p = Pair("Find CDK2.", "/v3/query?q=symbol:cdk2", intent="gene_lookup",
     ...          extra={"writer": "template"})
-    >>> s = summarize([(p, Trip(True)), (p, Trip(False, "different_genes"))])
+    >>> s = rates([(p, Trip(True)), (p, Trip(False, "different_genes"))])
     >>> s["rate"], s["by_writer"]["template"], s["reasons"]
     (0.5, {'checked': 2, 'passed': 1, 'rate': 0.5}, {'different_genes': 1})
     """

@@ -50,8 +50,8 @@ from typing import Any
 from ..backends import get_backend
 from ..config import Settings
 from ..errors import ConfigError, ModelError
-from ..models import load_registry, registry_path, resolve
 from ..pairs import DEFAULT_FRACTIONS, Pair, save_pairs, split_pairs
+from ..registry import load_registry, registry_path, resolve
 from ..synth.seeds import guess_intent
 from .endpoint import Endpoint, EndpointUnavailable, JsonClient, open_endpoint
 from .extract import Candidate, extract
@@ -59,7 +59,7 @@ from .instructions import Outcome, write_instructions
 from .logs import LogRecord, read_logs
 from .paraphrase import local_client, paraphrase
 from .report import Report
-from .roundtrip import FAILED_FILE, RoundTrip, Trip, available, summarize
+from .roundtrip import FAILED_FILE, RoundTrip, Trip, available, rates
 from .select import by_signature, execute, select
 from .templates import DEFAULT_PER_QUERY, PERSONAS, TemplateWriter
 from .work import WorkFile
@@ -157,7 +157,7 @@ class Options:
 
 
 @dataclass
-class Result:
+class RunResult:
     """What a run did: the report, the pair stats, and whether every step finished."""
 
     out: Path
@@ -292,7 +292,7 @@ def run_datagen(
     options: Options,
     endpoint: Endpoint | None = None,
     store=None,
-) -> Result:
+) -> RunResult:
     """Run every stage; see the module docstring. ``endpoint`` (an already running server)
     skips starting one; ``store`` (an open GeneStore) is used by the embedded backend."""
     out = check_out(Path(options.out), settings)
@@ -383,7 +383,7 @@ def run_datagen(
     report.info["pairs"] = stats["splits"]
     report.info["leaks"] = stats["leaks"]
     report.save(out / REPORT_FILE)
-    return Result(out, report, stats, complete)
+    return RunResult(out, report, stats, complete)
 
 
 def _write_queries(path: Path, kept: list[tuple[Candidate, int]]) -> None:
@@ -645,7 +645,7 @@ def _round_trip(trip, options, pairs, work, report, out, before=frozenset()) -> 
     _write_jsonl(out / FAILED_FILE, failed)
     seconds = [t.seconds for _, t in rows if t.seconds]
     report.info["round_trip"] = {
-        **summarize(rows),
+        **rates(rows),
         "model": trip.name,
         "failed_file": FAILED_FILE,
         "seconds_per_pair": round(sum(seconds) / len(seconds), 3) if seconds else None,

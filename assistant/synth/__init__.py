@@ -44,7 +44,7 @@ CHECK_TIMEOUT_MS = 30_000
 
 
 @dataclass
-class Result:
+class Generation:
     """What one generation produced: the splits, why drafts were dropped, and timings."""
 
     splits: dict[str, list[Pair]]
@@ -164,7 +164,7 @@ def generate(
     store=None,
     progress: bool = False,
     voices: int | None = None,
-) -> Result:
+) -> Generation:
     """Generate the pair set: ``limit`` pairs (default :data:`DEFAULT_TOTAL`), split with
     ``split_sizes`` pairs in validation and test (default 350 each, scaled down for small
     limits), then ``voices`` pairs of :mod:`.voice_intents` (default ``VOICE_SHARE`` × limit)
@@ -281,7 +281,7 @@ def generate(
         if bar is not None:
             bar.close()
         splits.setdefault("train", []).extend(added)
-    return Result(
+    return Generation(
         splits=splits,
         dropped=dropped,
         drafts=drafts + voice_drafts,
@@ -416,4 +416,4 @@ def _cmd_stats(args) -> int:
     return 0
 
 
-__all__ = ["generate", "Result", "Checker", "write_raft", "add_commands"]
+__all__ = ["generate", "Generation", "Checker", "write_raft", "add_commands"]

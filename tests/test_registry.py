@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from assistant import models
+from assistant import model_cli, registry
 from assistant.config import Settings
 from assistant.errors import ModelError, ModelNotFetched, UnknownModel
-from assistant.models import fetch, is_gguf, load_registry, resolve, sha256_file
+from assistant.registry import fetch, is_gguf, load_registry, resolve, sha256_file
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_registry_errors_say_what_is_wrong(tmp_path):
 def test_missing_weights_say_how_to_fetch(tmp_settings):
     spec = load_registry().get("smollm2-135m")
     with pytest.raises(ModelNotFetched, match="model fetch smollm2-135m"):
-        models.require_weights(spec, tmp_settings)
+        registry.require_weights(spec, tmp_settings)
 
 
 def test_a_local_gguf_path_resolves_without_the_registry(tmp_settings, tmp_path):
@@ -106,14 +106,14 @@ def test_a_local_gguf_path_resolves_without_the_registry(tmp_settings, tmp_path)
     local = shutil.copy(src, tmp_path / "my-model.gguf")
     r = resolve(str(local), tmp_settings)
     assert r.path == local.resolve() and r.chat_format == "gguf"
-    assert models.require_weights(r, tmp_settings) == local.resolve()
+    assert registry.require_weights(r, tmp_settings) == local.resolve()
     with pytest.raises(ModelNotFetched, match="not found"):
         resolve(str(tmp_path / "missing.gguf"), tmp_settings)
 
 
 def test_model_list_command(capsys):
     parser = argparse.ArgumentParser()
-    models.add_commands(parser.add_subparsers(dest="command"))
+    model_cli.add_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["model", "list"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
