@@ -5,13 +5,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test setup llama rebuild-llama browser store model index serve lint format bench bench-llm bench-pipeline clean
+.PHONY: run test test-fast setup llama rebuild-llama browser store model index serve lint format bench bench-llm bench-pipeline clean
 
 run: setup store model index         ## set up everything, then open the page on http://127.0.0.1:7860
 	$(PY) app.py
 
 test: setup                          ## set up, then run the test suite
 	$(PY) -m pytest -q
+
+test-fast: setup                     ## the suite without slow tests (model loads, browser, training)
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 setup: $(STAMP) llama browser
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from .query import INTERVAL_RE, Query, parse_lucene, render_lucene
+from .query import INTERVAL_RE, Query, parse_lucene, render_lucene, walk
 from .recover import TAXID_RE, edit_distance, fix_copied_terms, plain_words
 from .schema import load_api, load_fields
 
@@ -171,21 +171,27 @@ class Critique:
 @dataclass(frozen=True)
 class Context:
     """What a rule may ask beyond the question and the query: ``count_symbols(prefix,
-    species)``, how many genes have a symbol starting with ``prefix`` (None: not known)."""
+    species)``, how many genes have a symbol starting with ``prefix``; ``is_symbol(term,
+    species)``, whether ``term`` is a gene's official symbol (None: not known)."""
 
     count_symbols: Callable[[str, str | None], int] | None = None
+    is_symbol: Callable[[str, str | None], bool] | None = None
 
 
 def critique(
-    question: str, query: Query, count_symbols: Callable[[str, str | None], int] | None = None
+    question: str,
+    query: Query,
+    count_symbols: Callable[[str, str | None], int] | None = None,
+    is_symbol: Callable[[str, str | None], bool] | None = None,
 ) -> Critique:
     """Check ``query`` against ``question`` with every rule, in order; see the module doc.
     ``count_symbols`` (see :class:`Context`) lets a family of symbols the question only
-    implies ("the HOX genes") be checked against the data before it becomes ``symbol:hox*``."""
+    implies ("the HOX genes") be checked against the data before it becomes ``symbol:hox*``;
+    ``is_symbol`` lets an ``alias:`` term that is an official symbol be searched as one."""
     out = Critique(query)
     if query.endpoint not in ("query", "gene"):
         return out
-    ctx = Context(count_symbols)
+    ctx = Context(count_symbols, is_symbol)
     for rule in RULES:
         result = rule(question, out.query, ctx)
         if result is not None:
@@ -1005,6 +1011,40 @@ def rule_terms(question: str, query: Query, ctx: Context) -> tuple[Query, str] |
     return fix_copied_terms(question, query)
 
 
+def rule_alias_symbol(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
+    """An ``alias:`` term that is an official symbol in the query's species (human when it names
+    none) is searched as the symbol: an exact official symbol beats an alias, as in MyGene's and
+    NCBI's ranking (``alias:gapdh`` → ``symbol:gapdh``; ``alias:lmp10`` stays)."""
+    from luqum import tree as t
+
+    if ctx.is_symbol is None:
+        return None
+    tree = _tree(query)
+    if tree is None:
+        return None
+    species = [s.strip() for s in query.params.get("species", "").split(",") if s.strip()]
+    if len(species) > 1 or species == ["all"]:
+        return None
+    where = species[0] if species else "human"
+    changed = []
+    root = t.Group(tree)
+    for node in walk(root):
+        for i, child in enumerate(list(node.children)):
+            if (
+                isinstance(child, t.SearchField)
+                and child.name == "alias"
+                and type(child.expr) is t.Word
+                and not any(c in child.expr.value for c in "*?")
+                and ctx.is_symbol(child.expr.value, where)
+            ):
+                _set_child(node, i, t.SearchField("symbol", t.Word(child.expr.value)))
+                changed.append(child.expr.value)
+    if not changed:
+        return None
+    note = f"{', '.join(changed)} {'is an official symbol' if len(changed) == 1 else 'are official symbols'} in {where}: searched as the symbol"
+    return replace(query, q=render_lucene(root.expr)), note
+
+
 RULES: tuple[Rule, ...] = (
     rule_terms,
     rule_question_ids,
@@ -1014,6 +1054,7 @@ RULES: tuple[Rule, ...] = (
     rule_wildcard,
     rule_types,
     rule_species,
+    rule_alias_symbol,
     rule_count,
     rule_paging,
     rule_sort,

@@ -217,6 +217,18 @@ def count_symbols(backend: Backend, prefix: str, species: str | None) -> int:
         return 0
 
 
+def is_symbol(backend: Backend, term: str, species: str | None) -> bool:
+    """Whether ``term`` is the official symbol of a gene (of ``species``) on ``backend``: the
+    critic's check before an ``alias:`` term becomes ``symbol:`` (False when it cannot say)."""
+    params = {"size": "0", **({"species": species} if species else {})}
+    probe = Query("query", q=f"symbol:{term.lower()}", params=params)
+    try:
+        return backend.query(probe).total > 0
+    except (QueryError, BackendError) as exc:
+        log.info("checking the symbol %s failed: %s", term, exc)
+        return False
+
+
 def _attempt(gen, errors: list[str], **extra) -> dict[str, Any]:
     """One generation in :attr:`Answer.attempts`: its text, errors and token counts."""
     return {
@@ -408,7 +420,7 @@ class Assistant:
         model's query (:mod:`assistant.critic`); a query that searches none of the question's
         gene terms goes back to the model once with the critic's note (kept when the new
         query searches one). Yields ``criticised``."""
-        checked = critique(text, query, self._count_symbols)
+        checked = critique(text, query, self._count_symbols, self._is_symbol)
         if checked.missing and self.settings.retry_invalid:
             t0 = time.perf_counter()
             note = (
@@ -426,7 +438,7 @@ class Assistant:
             )
             ans.timings["generate"] += time.perf_counter() - t0
             rechecked = (
-                critique(text, again, self._count_symbols)
+                critique(text, again, self._count_symbols, self._is_symbol)
                 if again is not None and not errors
                 else None
             )
@@ -534,6 +546,9 @@ class Assistant:
 
     def _count_symbols(self, prefix: str, species: str | None) -> int:
         return count_symbols(self.backend, prefix, species)
+
+    def _is_symbol(self, term: str, species: str | None) -> bool:
+        return is_symbol(self.backend, term, species)
 
     def _try_widened(self, query: Query) -> Result | None:
         """The result of a correction (with the answer's fields added), or None when the

@@ -405,3 +405,35 @@ def test_what_measures_the_model_sees_its_own_query_not_the_repair(tiny_store, t
     log = InteractionLog(tmp_path / "log.sqlite", tmp_path / "a.jsonl")
     logged = log.record_answer(a, session="s", kind="ask")
     assert logged.generated == line and logged.query == a.query
+
+
+def test_an_alias_term_that_is_an_official_symbol_is_searched_as_the_symbol():
+    symbols = {("gapdh", "human"), ("p53", "fruitfly")}
+    asked = []
+
+    def is_symbol(term, species):
+        asked.append((term.lower(), species))
+        return (term.lower(), species) in symbols
+
+    q = parse_query("/v3/query?q=alias:gapdh&fields=genomic_pos&species=human")
+    c = critique("Where does GAPDH sit in the human genome?", q, is_symbol=is_symbol)
+    assert c.query.q == "symbol:gapdh" and [f.rule for f in c.fixes] == ["alias_symbol"]
+    assert "official symbol" in c.fixes[0].note
+    # the query's own species is asked; a query without one is about human genes first
+    c = critique("In Drosophila, which gene is called p53?",
+                 parse_query("/v3/query?q=alias:p53&species=fruitfly"), is_symbol=is_symbol)  # fmt: skip
+    assert c.query.q == "symbol:p53"
+    asked.clear()
+    c = critique("What is LMP10?", parse_query("/v3/query?q=alias:lmp10"), is_symbol=is_symbol)
+    assert not c.changed and asked == [("lmp10", "human")]
+    # several species, prefixes and other fields are left alone
+    for line in ("/v3/query?q=alias:gapdh&species=human,mouse", "/v3/query?q=alias:gapd*",
+                 "/v3/query?q=name:gapdh&species=human"):  # fmt: skip
+        assert not critique("gapdh", parse_query(line), is_symbol=is_symbol).changed
+
+
+def test_the_pipeline_searches_an_official_symbol_written_as_an_alias(tiny_store):
+    a = _ask(tiny_store, "Where is human CDK2?", "/v3/query?q=alias:cdk2&species=human")
+    assert a.model_query.startswith("/v3/query?q=alias:cdk2")
+    assert "q=symbol:cdk2" in a.query and any(c.startswith("alias_symbol:") for c in a.critic)
+    assert a.hits and a.hits[0]["symbol"] == "CDK2"
