@@ -178,8 +178,8 @@ def plain_aliases(doc: dict) -> list[str]:
     return [a for a in _list(doc.get("alias")) if ALIAS_RE.match(a) and a.lower() != symbol]
 
 
-def alias_to_symbol(ctx: Ctx) -> Draft | None:
-    """ "What is the official symbol of LMP10?" → q=alias:LMP10&fields=symbol,name,alias."""
+def pick_alias(ctx: Ctx) -> tuple[int, dict, str] | None:
+    """``(taxid, gene, one of its plain aliases)`` drawn for an alias question, or None."""
     taxid = ctx.sampler.species(ctx.rng)
     doc = ctx.sampler.gene(taxid, ("alias",), ctx.rng)
     if doc is None:
@@ -187,7 +187,15 @@ def alias_to_symbol(ctx: Ctx) -> Draft | None:
     aliases = plain_aliases(doc)
     if not aliases:
         return None
-    alias = ctx.choice(aliases)
+    return taxid, doc, ctx.choice(aliases)
+
+
+def alias_to_symbol(ctx: Ctx) -> Draft | None:
+    """ "What is the official symbol of LMP10?" → q=alias:LMP10&fields=symbol,name,alias."""
+    picked = pick_alias(ctx)
+    if picked is None:
+        return None
+    taxid, doc, alias = picked
     with_sp = _species_flag(ctx, taxid)
     sp = ctx.in_species(taxid if with_sp else None)
     question = ctx.say(

@@ -155,18 +155,28 @@ def genes_by_pathway(ctx: Ctx) -> Draft | None:
     return Draft(question, _set_query(ctx, q, sp, mode, n), "genes_by_pathway", ctx.style)
 
 
-def interval(ctx: Ctx) -> Draft | None:
-    """ "Which human genes lie in chr12:55,966,000-55,973,000?" → q=chr12:55966000-55973000&species=
-    human&fields=symbol,genomic_pos (hg19: q=hg19.chr...&fields=symbol,genomic_pos_hg19)."""
-    taxid = ctx.sampler.species(ctx.rng)
-    hg19 = taxid == 9606 and ctx.chance(0.2)
-    path = "genomic_pos_hg19" if hg19 else "genomic_pos"
+def placed_gene(ctx: Ctx, taxid: int, path: str = "genomic_pos") -> tuple[dict, dict] | None:
+    """A gene of ``taxid`` with a position under ``path`` on a plainly named chromosome, and
+    that position (``{"chr", "start", "end"}``); None when the draw has none."""
     doc = ctx.sampler.gene(taxid, (path,), ctx.rng)
     if doc is None:
         return None
     pos = first(doc[path])
     if not isinstance(pos, dict) or not re.fullmatch(r"[0-9A-Za-z]{1,4}", str(pos.get("chr", ""))):
         return None
+    return doc, pos
+
+
+def interval(ctx: Ctx) -> Draft | None:
+    """ "Which human genes lie in chr12:55,966,000-55,973,000?" → q=chr12:55966000-55973000&species=
+    human&fields=symbol,genomic_pos (hg19: q=hg19.chr...&fields=symbol,genomic_pos_hg19)."""
+    taxid = ctx.sampler.species(ctx.rng)
+    hg19 = taxid == 9606 and ctx.chance(0.2)
+    path = "genomic_pos_hg19" if hg19 else "genomic_pos"
+    found = placed_gene(ctx, taxid, path)
+    if found is None:
+        return None
+    doc, pos = found
     chrom = str(pos["chr"])
     lo = max(0, (int(pos["start"]) - ctx.rng.randint(0, 200_000)) // 1000 * 1000)
     hi = -(-(int(pos["end"]) + ctx.rng.randint(0, 200_000)) // 1000) * 1000

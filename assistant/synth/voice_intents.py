@@ -29,7 +29,7 @@ import re
 
 from . import gene_intents, set_intents, text_intents, vocab
 from .base import LIST_FIELDS, Ctx, Draft, query_text
-from .gene_intents import _species_flag, plain_aliases
+from .gene_intents import _species_flag, pick_alias
 from .genes import first
 
 ASSAYS = [
@@ -176,14 +176,10 @@ ALIAS_LAB = [
 
 def alias_in_context(ctx: Ctx) -> Draft | None:
     """An alias with its meaning or a sentence around it → ``q=alias:x&fields=symbol,name,alias``."""
-    taxid = ctx.sampler.species(ctx.rng)
-    doc = ctx.sampler.gene(taxid, ("alias",), ctx.rng)
-    if doc is None:
+    picked = pick_alias(ctx)
+    if picked is None:
         return None
-    aliases = plain_aliases(doc)
-    if not aliases:
-        return None
-    alias = ctx.choice(aliases)
+    taxid, doc, alias = picked
     kind = ctx.choice(["context"] * 3 + ["clinical" if taxid == 9606 else "lab", "lab"])
     if kind == "lab":
         with_sp = True
@@ -310,12 +306,10 @@ def interval_units(ctx: Ctx) -> Draft | None:
     """Regions as people round them: "between 12.5 and 13 Mb on chromosome 1", "chrX:31.0-33.5Mb",
     "2L:7,300-7,320 kb" → q=chr1:12500000-13000000 (the unit turned into base pairs)."""
     taxid = ctx.sampler.species(ctx.rng)
-    doc = ctx.sampler.gene(taxid, ("genomic_pos",), ctx.rng)
-    if doc is None:
+    found = set_intents.placed_gene(ctx, taxid)
+    if found is None:
         return None
-    pos = first(doc["genomic_pos"])
-    if not isinstance(pos, dict) or not re.fullmatch(r"[0-9A-Za-z]{1,4}", str(pos.get("chr", ""))):
-        return None
+    doc, pos = found
     chrom, start, end = str(pos["chr"]), int(pos["start"]), int(pos["end"])
     unit = ctx.choice(["mb1", "mb1", "mb2", "mb2", "mb0", "kb", "kb"])
     step = {"mb0": 1_000_000, "mb1": 100_000, "mb2": 10_000, "kb": 10_000}[unit]
