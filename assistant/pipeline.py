@@ -205,28 +205,26 @@ def with_answer_fields(query: Query) -> tuple[Query, bool]:
     return replace(query, params=params), True
 
 
+def _symbol_total(backend: Backend, q: str, species: str | None) -> int:
+    """How many genes (of ``species``) a symbol probe finds on ``backend`` (0 when it cannot say)."""
+    params = {"size": "0", **({"species": species} if species else {})}
+    try:
+        return backend.query(Query("query", q=q, params=params)).total
+    except (QueryError, BackendError) as exc:
+        log.info("the probe %s failed: %s", q, exc)
+        return 0
+
+
 def count_symbols(backend: Backend, prefix: str, species: str | None) -> int:
     """How many genes (of ``species``) have a symbol starting with ``prefix`` on ``backend``:
     the critic's check that "the HOX genes" names a family (0 when the backend cannot say)."""
-    params = {"size": "0", **({"species": species} if species else {})}
-    probe = Query("query", q=f"symbol:{prefix.lower()}*", params=params)
-    try:
-        return backend.query(probe).total
-    except (QueryError, BackendError) as exc:
-        log.info("counting symbols %s* failed: %s", prefix, exc)
-        return 0
+    return _symbol_total(backend, f"symbol:{prefix.lower()}*", species)
 
 
 def is_symbol(backend: Backend, term: str, species: str | None) -> bool:
     """Whether ``term`` is the official symbol of a gene (of ``species``) on ``backend``: the
     critic's check before an ``alias:`` term becomes ``symbol:`` (False when it cannot say)."""
-    params = {"size": "0", **({"species": species} if species else {})}
-    probe = Query("query", q=f"symbol:{term.lower()}", params=params)
-    try:
-        return backend.query(probe).total > 0
-    except (QueryError, BackendError) as exc:
-        log.info("checking the symbol %s failed: %s", term, exc)
-        return False
+    return _symbol_total(backend, f"symbol:{term.lower()}", species) > 0
 
 
 def _attempt(gen, errors: list[str], **extra) -> dict[str, Any]:
