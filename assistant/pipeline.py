@@ -205,28 +205,6 @@ def with_answer_fields(query: Query) -> tuple[Query, bool]:
     return replace(query, params=params), True
 
 
-def _symbol_total(backend: Backend, q: str, species: str | None) -> int:
-    """How many genes (of ``species``) a symbol probe finds on ``backend`` (0 when it cannot say)."""
-    params = {"size": "0", **({"species": species} if species else {})}
-    try:
-        return backend.query(Query("query", q=q, params=params)).total
-    except (QueryError, BackendError) as exc:
-        log.info("the probe %s failed: %s", q, exc)
-        return 0
-
-
-def count_symbols(backend: Backend, prefix: str, species: str | None) -> int:
-    """How many genes (of ``species``) have a symbol starting with ``prefix`` on ``backend``:
-    the critic's check that "the HOX genes" names a family (0 when the backend cannot say)."""
-    return _symbol_total(backend, f"symbol:{prefix.lower()}*", species)
-
-
-def is_symbol(backend: Backend, term: str, species: str | None) -> bool:
-    """Whether ``term`` is the official symbol of a gene (of ``species``) on ``backend``: the
-    critic's check before an ``alias:`` term becomes ``symbol:`` (False when it cannot say)."""
-    return _symbol_total(backend, f"symbol:{term.lower()}", species) > 0
-
-
 def _attempt(gen, errors: list[str], **extra) -> dict[str, Any]:
     """One generation in :attr:`Answer.attempts`: its text, errors and token counts."""
     return {
@@ -418,7 +396,7 @@ class Assistant:
         model's query (:mod:`assistant.critic`); a query that searches none of the question's
         gene terms goes back to the model once with the critic's note (kept when the new
         query searches one). Yields ``criticised``."""
-        checked = critique(text, query, self._count_symbols, self._is_symbol)
+        checked = critique(text, query, self._probe)
         if checked.missing and self.settings.retry_invalid:
             t0 = time.perf_counter()
             note = (
@@ -436,9 +414,7 @@ class Assistant:
             )
             ans.timings["generate"] += time.perf_counter() - t0
             rechecked = (
-                critique(text, again, self._count_symbols, self._is_symbol)
-                if again is not None and not errors
-                else None
+                critique(text, again, self._probe) if again is not None and not errors else None
             )
             if rechecked is not None and not rechecked.missing:
                 ans.critic.append(f"terms: {note}; the model wrote {again.to_text()} instead")
@@ -542,11 +518,14 @@ class Assistant:
         ans.timings["total"] = time.perf_counter() - t_start
         yield Event("answer", ans)
 
-    def _count_symbols(self, prefix: str, species: str | None) -> int:
-        return count_symbols(self.backend, prefix, species)
-
-    def _is_symbol(self, term: str, species: str | None) -> bool:
-        return is_symbol(self.backend, term, species)
+    def _probe(self, query: Query) -> Result | None:
+        """The critic's question to the data (:class:`assistant.critic.Context`): ``query``
+        on the backend, or None when it refuses or fails."""
+        try:
+            return self.backend.query(query)
+        except (QueryError, BackendError) as exc:
+            log.info("the critic's probe %s failed: %s", query.to_text(), exc)
+            return None
 
     def _try_widened(self, query: Query) -> Result | None:
         """The result of a correction (with the answer's fields added), or None when the
@@ -577,6 +556,7 @@ class Assistant:
     @staticmethod
     def _check(raw: str) -> tuple[Query | None, list[str]]:
         line = raw.strip().splitlines()[0] if raw.strip() else ""
+        line = unicodedata.normalize("NFKC", line)  # a full-width ： or ｑ is the ASCII one
         try:
             query = parse_query(line)
         except QueryError as exc:

@@ -239,7 +239,11 @@ def symbol_alternatives(query: Query) -> list[tuple[Query, str]]:
     if query.endpoint != "query" or query.method != "GET" or not q or INTERVAL_RE.match(q):
         return []
     out = []
-    for kind in ("alias", "prefix"):
+    # a worm symbol has a hyphen (cdk-2, unc-119): for a worm query that form is tried first
+    worm_first = "nematode" in query.params.get("species", "") or "6239" in query.params.get(
+        "species", ""
+    )
+    for kind in ("worm", "alias", "prefix") if worm_first else ("alias", "prefix"):
         tree = parse_lucene(q)
         if tree is None:
             return []
@@ -253,15 +257,18 @@ def symbol_alternatives(query: Query) -> list[tuple[Query, str]]:
             if kind == "alias":
                 node.name = "alias"
                 changed.append(f"alias:{value}")
-            elif len(value) >= 3:
+            elif kind == "prefix" and len(value) >= 3:
                 node.expr = t.Word(value + "*")
                 changed.append(f"symbol:{value}*")
+            elif kind == "worm" and (worm := re.fullmatch(r"([a-z]{2,5})(\d+)", value, re.I)):
+                node.expr = t.Word(f"{worm.group(1)}-{worm.group(2)}")
+                changed.append(f"symbol:{node.expr.value}")
         if changed:
-            why = (
-                f"searching {', '.join(changed)}: the name may be an alias"
-                if kind == "alias"
-                else f"searching {', '.join(changed)}: symbols that start with it"
-            )
+            why = {
+                "alias": f"searching {', '.join(changed)}: the name may be an alias",
+                "prefix": f"searching {', '.join(changed)}: symbols that start with it",
+                "worm": f"searching {', '.join(changed)}: a worm symbol has a hyphen",
+            }[kind]
             out.append((replace(query, q=render_lucene(tree)), why))
     return out
 

@@ -39,6 +39,19 @@ class ApiSpec:
     other_species_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
     """Organisms without a common name in the API, by taxid (``chicken`` → 9031): MyGene
     serves them by taxid; the embedded store may hold none of their genes."""
+    species_id_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """How the ids of one species' genes start (``ENSMUSG`` → mouse, ``FBgn`` → fruitfly)."""
+
+    def species_of_id(self, value: str) -> str | None:
+        """The species an identifier belongs to by its prefix, or None.
+
+        >>> load_api().species_of_id("ENSMUSG00000025358"), load_api().species_of_id("P24941")
+        ('mouse', None)
+        """
+        for name, prefixes in self.species_id_prefixes.items():
+            if any(value.upper().startswith(p.upper()) for p in prefixes):
+                return name
+        return None
 
     def taxid(self, name: str) -> int | None:
         """The taxid for a common name or a numeric string, or None when unknown."""
@@ -79,6 +92,9 @@ def load_api(path: Path = API_PATH) -> ApiSpec:
         species_words={name: tuple(words) for name, words in raw.get("species_words", {}).items()},
         other_species_words={
             int(taxid): tuple(words) for taxid, words in raw.get("other_species_words", {}).items()
+        },
+        species_id_prefixes={
+            name: tuple(p) for name, p in raw.get("species_id_prefixes", {}).items()
         },
     )
 
@@ -132,6 +148,11 @@ class FieldSpec:
     """How people name the field in a question (``transcript``, ``hg19``, ``protein coding``)."""
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """A field with a fixed set of values: each value and the words that name it."""
+    species: str | None = None
+    """The one species whose genes carry the field (``RGD``: rat, ``FLYBASE``: fruitfly)."""
+    value_pattern: str | None = None
+    """A regular expression for the field's values when they are bare numbers a question
+    gives after the field's name ("RGD ID 2998", "OMIM 601622")."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +264,8 @@ def load_fields(path: Path = FIELDS_PATH) -> FieldSchema:
                 searched_by_default=spec.get("searched_by_default", False),
                 mentions=tuple(spec.get("mentions", ())),
                 values={v: tuple(w) for v, w in spec.get("values", {}).items()},
+                species=spec.get("species"),
+                value_pattern=spec.get("value_pattern"),
             )
             for name, spec in raw.items()
         }

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python evals/...`
@@ -30,7 +29,6 @@ from assistant.backends import BackendError, get_backend  # noqa: E402
 from assistant.config import ROOT, Settings  # noqa: E402
 from assistant.critic import critique  # noqa: E402
 from assistant.errors import QueryError  # noqa: E402
-from assistant.pipeline import count_symbols  # noqa: E402
 from assistant.query import parse_query  # noqa: E402
 from assistant.recover import recover  # noqa: E402
 
@@ -44,10 +42,13 @@ def same_hits(result, ref) -> bool:
     )
 
 
-def replay(backend, rows: list[dict], critic: bool = False) -> dict[str, int]:
+def replay(
+    backend, rows: list[dict], critic: bool = False, broken: list | None = None
+) -> dict[str, int]:
     """Counts over ``rows`` (responses.jsonl objects): scored, criticised (``critic``: the
     critic changed the query), empty (the valid query found nothing or left POST terms not
-    found), corrected, execution before (the model's own query) and after, fixed, broken."""
+    found), corrected, execution before (the model's own query) and after, fixed, broken.
+    ``broken`` (a list) gets ``(question, model query, query run)`` of each broken row."""
 
     def run(query):
         try:
@@ -71,12 +72,14 @@ def replay(backend, rows: list[dict], critic: bool = False) -> dict[str, int]:
         counts["n"] += 1
         before = same_hits(result, ref)
         if critic:
-            checked = critique(row["question"], query, partial(count_symbols, backend))
+            checked = critique(row["question"], query, run)
             if checked.changed:
                 counts["criticised"] += 1
                 query, result = checked.query, run(checked.query)
                 if result is None:
                     counts["broken"] += before
+                    if before and broken is not None:
+                        broken.append((row["question"], row["output"], query.to_text()))
                     continue
         fix = recover(row["question"], query, result, run)
         after = same_hits(fix.result, ref) if fix else same_hits(result, ref)
@@ -86,6 +89,9 @@ def replay(backend, rows: list[dict], critic: bool = False) -> dict[str, int]:
         counts["after"] += after
         counts["fixed"] += after and not before
         counts["broken"] += before and not after
+        if before and not after and broken is not None:
+            final = fix.query if fix else query
+            broken.append((row["question"], row["output"], final.to_text()))
     return counts
 
 
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="*", type=Path, default=[DEFAULT_RUN], help="Run folders.")
     ap.add_argument("--critic", action="store_true", help="Run the query critic first.")
+    ap.add_argument("--broken", action="store_true", help="List the rows the replay breaks.")
     args = ap.parse_args(argv)
     from eval_lm import read_responses  # noqa: PLC0415 — beside this script
 
@@ -102,14 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         "fixed | broken |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
+    broken: list = []
     for run_dir in args.runs:
-        c = replay(backend, read_responses(Path(run_dir) / "responses.jsonl"), args.critic)
+        rows = read_responses(Path(run_dir) / "responses.jsonl")
+        c = replay(backend, rows, args.critic, broken)
         before, after = (f"{c[k] / c['n']:.1%}" if c["n"] else "–" for k in ("before", "after"))
         critic = c["criticised"] if args.critic else "–"
         print(
             f"| {Path(run_dir).name} | {c['n']} | {critic} | {c['empty']} | {c['corrected']} | "
             f"{before} | {after} | {c['fixed']} | {c['broken']} |"
         )
+    if args.broken:
+        for question, before, after in broken:
+            print(f"- {question}\n    model: {before}\n    ran:   {after}")
     return 0
 
 

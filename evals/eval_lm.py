@@ -88,11 +88,15 @@ HOLDOUT2_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout2.jsonl"
 HOLDOUT3_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout3.jsonl"
 """A third held-out set (``--split holdout3``), written before the v3 training data; never
 used for tuning."""
+HOLDOUT4_PATH = ROOT / "evals" / "devset" / "real_phrasing_holdout4.jsonl"
+"""A fourth held-out set (``--split holdout4``), written blind in session 8 before the critic's
+rules for the v3 adapter's misses were judged on it; never used for tuning."""
 DEVSET_SPLITS = {
     "real": DEVSET_PATH,
     "holdout": HOLDOUT_PATH,
     "holdout2": HOLDOUT2_PATH,
     "holdout3": HOLDOUT3_PATH,
+    "holdout4": HOLDOUT4_PATH,
 }
 IDENTITY = ("model", "mode", "grammar", "retry", "split", "source", "k_pairs", "k_fields", "k_docs")
 """What a resumed run must share with the responses already in its folder."""

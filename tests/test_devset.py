@@ -24,11 +24,13 @@ DEVSET = ROOT / "evals" / "devset" / "real_phrasing.jsonl"
 HOLDOUT = ROOT / "evals" / "devset" / "real_phrasing_holdout.jsonl"
 HOLDOUT2 = ROOT / "evals" / "devset" / "real_phrasing_holdout2.jsonl"
 HOLDOUT3 = ROOT / "evals" / "devset" / "real_phrasing_holdout3.jsonl"
+HOLDOUT4 = ROOT / "evals" / "devset" / "real_phrasing_holdout4.jsonl"
 DEVSETS = {
     "real": (DEVSET, 220, ()),
     "holdout": (HOLDOUT, 150, ("clone_name", "grch37_name")),
     "holdout2": (HOLDOUT2, 100, ("clone_name", "grch37_name")),
     "holdout3": (HOLDOUT3, 120, ("clone_name", "grch37_name")),
+    "holdout4": (HOLDOUT4, 120, ("clone_name", "grch37_name")),
 }
 """Each set checked alike: its file, its least size and the kinds it need not have (the
 holdouts have no clone-based names)."""
@@ -210,14 +212,21 @@ def test_no_dev_question_is_in_training_or_retrieval(devset, pool):
 
 
 @pytest.mark.parametrize(
-    "path", [HOLDOUT, HOLDOUT2, HOLDOUT3], ids=["holdout", "holdout2", "holdout3"]
+    "path",
+    [HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4],
+    ids=["holdout", "holdout2", "holdout3", "holdout4"],
 )
 def test_the_holdout_is_no_rewording_of_the_first_set(eval_lm, items, path):
     """A holdout is an independent check: none of its questions is a near-duplicate of one
     of real_phrasing.jsonl (the set the rules were tuned against), nor of any holdout
     written before it (the second holdout: the first; the third: the first and second)."""
     holdout = eval_lm.load_devset(path)
-    before = {HOLDOUT: [], HOLDOUT2: [HOLDOUT], HOLDOUT3: [HOLDOUT, HOLDOUT2]}[path]
+    before = {
+        HOLDOUT: [],
+        HOLDOUT2: [HOLDOUT],
+        HOLDOUT3: [HOLDOUT, HOLDOUT2],
+        HOLDOUT4: [HOLDOUT, HOLDOUT2, HOLDOUT3],
+    }[path]
     earlier = [*items, *(i for p in before for i in eval_lm.load_devset(p))]
     near = near_duplicates([i.question for i in holdout], [i.question for i in earlier])
     assert not near, "\n".join(f"{q!r} ~ {p!r} ({j})" for q, p, j in near)
