@@ -565,3 +565,17 @@ def test_an_alias_written_as_a_symbol_and_a_species_the_question_never_named(pro
     # unless the query finds no human gene (a fly or mouse gene's own symbol)
     q, rules = fixp(probe, "Where is Trp53?", "/v3/query?q=symbol:trp53&species=mouse")
     assert "species=mouse" in q and "default_species" not in rules
+
+
+def test_a_set_question_gets_the_whole_set_not_the_first_page(probe):
+    q, rules = fixp(probe, "list every human gene you have", "/v3/query?q=taxid:9606&species=human")
+    total = probe(parse_query("/v3/query?q=taxid:9606&species=human&size=0")).total
+    assert total > 10 and f"size={total}" in q and "list_size" in rules
+    # a number, a page, a count or one gene's query keeps its size
+    for question, line in (
+        ("the first 5 human genes", "/v3/query?q=taxid:9606&species=human"),
+        ("how many human genes?", "/v3/query?q=taxid:9606&species=human&size=0"),
+        ("human CDK genes", "/v3/query?q=symbol:cdk*&species=human"),  # 3 of them: one page
+        ("Where is CDK2?", "/v3/query?q=symbol:cdk2&species=human"),
+    ):
+        assert "list_size" not in fixp(probe, question, line)[1], question

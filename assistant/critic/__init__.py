@@ -78,6 +78,7 @@ RULES: tuple[Rule, ...] = (
     genes.rule_ortholog,
     rules.rule_count,
     rules.rule_paging,
+    places.rule_list_size,
     rules.rule_sort,
     rules.rule_scopes,
     rules.rule_tidy,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
-from ..query import Query, parse_lucene, render_lucene
-from .base import Context, _tree
+from ..query import INTERVAL_RE, Query, parse_lucene, render_lucene
+from .base import Context, _tree, _with
 from .reading import chromosome_in, gene_terms, interval_in
 
 CHROMOSOMES = {str(n) for n in range(1, 23)} | {"X", "Y", "MT", "2L", "2R", "3L", "3R", "4"}
@@ -127,4 +128,46 @@ def rule_chromosome(question: str, query: Query, ctx: Context) -> tuple[Query, s
     where = "not on" if negated else "on"
     return replace(query, q=new_q), f"the question asks for genes {where} chromosome {chrom}: " + (
         "; ".join(notes)
+    )
+
+
+LIST_MAX = 100
+"""The most genes a set question gets without saying how many ("which genes …", "list …")."""
+
+
+def rule_list_size(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:
+    """A question for a set of genes — a family, a region, a GO term, a pathway — that gives
+    no number gets the whole set (up to :data:`LIST_MAX`) instead of MyGene's first page of
+    10: "the mouse Tas2r genes" are 40, and a list cut at 10 is a wrong answer to it."""
+    from luqum import tree as t
+
+    from .reading import COUNT, PAGE_NO, PER_PAGE, RESULTS_SPAN, SKIP, TOP_N
+
+    if query.endpoint != "query" or query.method != "GET" or "size" in query.params:
+        return None
+    q = (query.q or "").strip()
+    if not q or any(
+        p.search(question) for p in (COUNT, PAGE_NO, PER_PAGE, RESULTS_SPAN, SKIP, TOP_N)
+    ):
+        return None
+    if re.search(r"\b\d{1,3}\s+(?:genes|hits|results)\b", question, re.I):
+        return None  # "20 genes involved in …": the number is the size (rule_paging's)
+    if not INTERVAL_RE.match(q):
+        tree = _tree(query)
+        if tree is None:
+            return None
+        terms = {g.lower() for g in gene_terms(question)}
+        if any(_names_a_gene(c, terms) for c, _ in _flatten(tree)):
+            return None
+        if type(tree) is t.Word:
+            return None  # one plain word: a gene's name, most likely
+    total = ctx.total(q, query.params.get("species"))
+    if not total or total <= 10:
+        return None
+    size = min(total, LIST_MAX)
+    return (
+        _with(query, size=str(size)),
+        f"the question asks for the set: all {size} of {total}"
+        if size == total
+        else f"the question asks for the set: the first {size} of {total}",
     )
