@@ -17,6 +17,7 @@ from .reading import (
     gene_terms,
     ortholog_ask,
     species_implied,
+    squash,
 )
 
 
@@ -144,19 +145,19 @@ def rule_gene_phrase(question: str, query: Query, ctx: Context) -> tuple[Query, 
     tree = _tree(query)
     if tree is None:
         return None
-    terms = {_squash(g): g for g in gene_terms(question)}
+    terms = {squash(g): g for g in gene_terms(question)}
     if not terms:
         return None
-    quoted = {_squash(q) for q in re.findall(r"[\"'“‘]([^\"'“”‘’]{3,})[\"'”’]", question)}
+    quoted = {squash(q) for q in re.findall(r"[\"'“‘]([^\"'“”‘’]{3,})[\"'”’]", question)}
     species = query.params.get("species")
     changed = []
 
     def gene_in(phrase, node) -> str | None:
         inner = phrase.value.strip('"').strip()
         words = [w for w in re.split(r"[\s()/,]+", inner) if w]
-        if len(words) < 2 or _squash(inner) in quoted:
+        if len(words) < 2 or squash(inner) in quoted:
             return None
-        found = [terms[_squash(w)] for w in words if _squash(w) in terms]
+        found = [terms[squash(w)] for w in words if squash(w) in terms]
         if len(set(found)) != 1:
             return None
         if ctx.total(render_lucene(node), species):
@@ -184,10 +185,6 @@ def rule_gene_phrase(question: str, query: Query, ctx: Context) -> tuple[Query, 
 
 PHRASE_FIELDS = ("name", "other_names", "alias", "symbol", "go", "summary")
 """Fields where a model's phrase around a gene term is no phrase of the data."""
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 def rule_ortholog(question: str, query: Query, ctx: Context) -> tuple[Query, str] | None:

@@ -212,7 +212,8 @@ def _not_gene_words() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(mention), frozenset(species)
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
+    """``text`` lower-cased with only its letters and digits (``Bcl-xL`` → ``bclxl``)."""
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
@@ -224,8 +225,8 @@ def missing_terms(question: str, query: Query) -> list[str]:
         return []
     if query.q and INTERVAL_RE.match(query.q.strip()):
         return []  # a region: the genes the question names are context
-    searched = _squash(" ".join(filter(None, [query.q, query.gene_id, query.params.get("ids")])))
-    if not searched or any(_squash(t) in searched for t in terms):
+    searched = squash(" ".join(filter(None, [query.q, query.gene_id, query.params.get("ids")])))
+    if not searched or any(squash(t) in searched for t in terms):
         return []
     return terms
 

@@ -49,6 +49,7 @@ from .reading import (
     missing_terms,
     species_implied,
     species_named,
+    squash,
 )
 
 
@@ -140,8 +141,7 @@ def rule_quoted_name(question: str, query: Query, ctx: Context) -> tuple[Query, 
     if len(quoted) != 1:
         return None
     phrase = quoted[0].strip()
-    searched = re.sub(r"[^a-z0-9]", "", (query.q or "").lower())
-    if re.sub(r"[^a-z0-9]", "", phrase.lower()) in searched:
+    if squash(phrase) in squash(query.q or ""):
         return None
     params = {k: v for k, v in query.params.items() if k != "ids"}
     new = Query("query", "GET", q=f'name:"{phrase}"', params=params)
@@ -286,8 +286,8 @@ def rule_interval(question: str, query: Query, ctx: Context) -> tuple[Query, str
 def _searches_a_field(q: str, terms: list[str]) -> bool:
     """``q`` searches a field term (other than a position) or one of the gene ``terms``: a
     query to keep, not a mangled interval (``hg18.chr17310000-31400000``)."""
-    squashed = re.sub(r"[^a-z0-9]", "", q.lower())
-    if any(re.sub(r"[^a-z0-9]", "", x.lower()) in squashed for x in terms):
+    squashed = squash(q)
+    if any(squash(x) in squashed for x in terms):
         return True
     tree = parse_lucene(q)
     if tree is None:
